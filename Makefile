@@ -1,0 +1,52 @@
+# Two commands set up everything on a fresh machine with Python 3.11+ and make:
+#   make demo   — create .venv, install, migrate, build the demo data (SQLite), serve the API
+#   make test   — create .venv, install, then lint, type-check, check architecture and run tests
+
+PY ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	&& { command -v $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
+PYTEST_ARGS ?=
+
+.PHONY: demo test install lint serve bench lock clean
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -n "$(PY)" || { echo "Yipan needs Python 3.11 or newer on the PATH"; exit 1; }
+	@echo "==> creating $(VENV) with $(PY)"
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "==> installing pinned dependencies (requirements.lock)"
+	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -q \
+		-c requirements.lock -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	@$(BIN)/yipan db upgrade
+	@$(BIN)/yipan demo
+	@$(BIN)/yipan serve
+
+serve: install
+	@$(BIN)/yipan serve
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python -m bench.inventory
+
+# Refresh the lock after changing dependencies in pyproject.toml.
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^yipan' > requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache yipan.db yipan.db-wal yipan.db-shm

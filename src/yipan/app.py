@@ -1,0 +1,55 @@
+"""The FastAPI application: every context's router, the error shape, and background work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from sqlalchemy import Engine
+
+from yipan import __version__
+from yipan.catalog.api import router as catalog_router
+from yipan.events.api import router as events_router
+from yipan.inventory.api import router as inventory_router
+from yipan.kernel.config import get_settings
+from yipan.kernel.db import make_engine
+from yipan.kernel.web import install_error_handlers
+from yipan.wiring import Background
+
+
+def create_app(engine: Engine | None = None, *, background: bool = True) -> FastAPI:
+    settings = get_settings()
+    engine = engine or make_engine(settings.database_url)
+    jobs = Background(engine, settings) if background else None
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if jobs:
+            jobs.start()
+        yield
+        if jobs:
+            jobs.stop()
+
+    app = FastAPI(
+        title="Yipan",
+        version=__version__,
+        summary="One pool of people, goods and places for every retail channel",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    install_error_handlers(app)
+    app.include_router(catalog_router)
+    app.include_router(inventory_router)
+    app.include_router(events_router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    @app.get("/health", tags=["ops"])
+    def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

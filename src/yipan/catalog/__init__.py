@@ -1,0 +1,1 @@
+"""Goods: categories, products and their SKUs, and bulk import."""

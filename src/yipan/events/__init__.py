@@ -1,0 +1,1 @@
+"""Domain events: the transactional outbox and its delivery to handlers and, later, external buses."""

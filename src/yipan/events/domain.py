@@ -1,0 +1,45 @@
+"""Event values and the retry policy, free of storage."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    """Something that happened, named in the past tense (`StockReserved`).
+
+    Subclasses set `name` (`"<context>.<Event>"`) and `aggregate`, and hold plain JSON values.
+    """
+
+    name: ClassVar[str]
+    aggregate: ClassVar[str]
+
+    def aggregate_id(self) -> str:
+        raise NotImplementedError
+
+    def payload(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """An event as stored and delivered."""
+
+    id: int
+    name: str
+    aggregate_type: str
+    aggregate_id: str
+    payload: dict[str, Any]
+    occurred_at: datetime
+    attempts: int
+
+
+def retry_delay(
+    attempts: int, *, base_seconds: float = 1.0, cap_seconds: float = 300.0
+) -> timedelta:
+    """Exponential back-off after `attempts` failed deliveries: 1 s, 2 s, 4 s … capped at 5 min."""
+    return timedelta(seconds=min(cap_seconds, base_seconds * 2 ** max(0, attempts - 1)))

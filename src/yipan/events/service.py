@@ -1,0 +1,201 @@
+"""Record events in the outbox, and deliver them after commit through a relay, with retries.
+
+A relay is the port between the outbox and whoever consumes it. `InProcessRelay` calls handlers
+registered in this process inside the same transaction that marks the event delivered, so an
+in-process handler sees each event exactly once. A relay to Redis Streams or NATS JetStream will
+implement the same `deliver` by publishing (at least once; consumers dedupe on the event id).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
+from yipan.events.models import DEAD, DELIVERED, PENDING, OutboxEvent
+from yipan.kernel.clock import Clock, SystemClock, as_utc
+from yipan.kernel.db import unit_of_work
+
+Handler = Callable[[Session, OutboxMessage], None]
+
+
+class Relay(Protocol):
+    def deliver(self, session: Session, message: OutboxMessage) -> None:
+        """Hand one message on; raise to have it retried later."""
+
+
+def record(session: Session, event: DomainEvent, *, clock: Clock | None = None) -> None:
+    """Add `event` to the outbox inside the caller's transaction."""
+    record_many(session, [event], clock=clock)
+
+
+def record_many(
+    session: Session, events: Sequence[DomainEvent], *, clock: Clock | None = None
+) -> None:
+    if not events:
+        return
+    now = (clock or SystemClock()).now()
+    session.execute(
+        insert(OutboxEvent),
+        [
+            {
+                "name": e.name,
+                "aggregate_type": e.aggregate,
+                "aggregate_id": e.aggregate_id(),
+                "payload": e.payload(),
+                "occurred_at": now,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+            for e in events
+        ],
+    )
+
+
+class HandlerRegistry:
+    """Which in-process handlers want which events."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Handler]] = defaultdict(list)
+
+    def register(self, name: str, handler: Handler) -> None:
+        if handler not in self._handlers[name]:
+            self._handlers[name].append(handler)
+
+    def handlers_for(self, name: str) -> list[Handler]:
+        return list(self._handlers.get(name, ()))
+
+
+class InProcessRelay:
+    def __init__(self, registry: HandlerRegistry) -> None:
+        self.registry = registry
+
+    def deliver(self, session: Session, message: OutboxMessage) -> None:
+        for handler in self.registry.handlers_for(message.name):
+            handler(session, message)
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+def deliver_pending(
+    engine: Engine,
+    relay: Relay,
+    *,
+    clock: Clock | None = None,
+    batch_size: int = 100,
+    max_attempts: int = 8,
+) -> DeliveryReport:
+    """Deliver every due event, oldest first, each in its own transaction.
+
+    On PostgreSQL several workers can run this at once (`FOR UPDATE SKIP LOCKED`); on SQLite the
+    write lock serialises them.
+    """
+    clock = clock or SystemClock()
+    report = DeliveryReport()
+    while True:
+        handled = 0
+        with unit_of_work(engine) as session:
+            rows = session.execute(
+                select(OutboxEvent)
+                .where(OutboxEvent.status == PENDING, OutboxEvent.next_attempt_at <= clock.now())
+                .order_by(OutboxEvent.id)
+                .limit(batch_size)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+            for row in rows:
+                handled += 1
+                _deliver_one(session, relay, row, clock, max_attempts, report)
+        if handled < batch_size:
+            return report
+
+
+def _deliver_one(
+    session: Session,
+    relay: Relay,
+    row: OutboxEvent,
+    clock: Clock,
+    max_attempts: int,
+    report: DeliveryReport,
+) -> None:
+    message = OutboxMessage(
+        id=row.id,
+        name=row.name,
+        aggregate_type=row.aggregate_type,
+        aggregate_id=row.aggregate_id,
+        payload=row.payload,
+        occurred_at=as_utc(row.occurred_at),
+        attempts=row.attempts,
+    )
+    try:
+        with session.begin_nested():
+            relay.deliver(session, message)
+    except Exception as exc:  # a failing handler must not stop the others; it is retried
+        row.attempts += 1
+        row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if row.attempts >= max_attempts:
+            row.status = DEAD
+            report.dead += 1
+        else:
+            row.next_attempt_at = clock.now() + retry_delay(row.attempts)
+            report.failed += 1
+        return
+    row.status = DELIVERED
+    row.delivered_at = clock.now()
+    row.attempts += 1
+    report.delivered += 1
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(OutboxEvent.status, func.count()).group_by(OutboxEvent.status)
+    ).tuples()
+    return dict(rows.all())
+
+
+def retry_dead(session: Session, *, clock: Clock | None = None) -> int:
+    """Put parked events back in the queue, e.g. after fixing the handler that failed them."""
+    now = (clock or SystemClock()).now()
+    result = session.execute(
+        update(OutboxEvent)
+        .where(OutboxEvent.status == DEAD)
+        .values(status=PENDING, attempts=0, next_attempt_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def recent_events(
+    session: Session,
+    *,
+    aggregate_type: str | None = None,
+    aggregate_id: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    stmt = select(OutboxEvent).order_by(OutboxEvent.id.desc()).limit(limit)
+    if aggregate_type:
+        stmt = stmt.where(OutboxEvent.aggregate_type == aggregate_type)
+    if aggregate_id:
+        stmt = stmt.where(OutboxEvent.aggregate_id == aggregate_id)
+    return [
+        {
+            "id": e.id,
+            "name": e.name,
+            "aggregate_type": e.aggregate_type,
+            "aggregate_id": e.aggregate_id,
+            "payload": e.payload,
+            "occurred_at": as_utc(e.occurred_at),
+            "status": e.status,
+            "attempts": e.attempts,
+        }
+        for e in session.execute(stmt).scalars()
+    ]

@@ -1,0 +1,1 @@
+"""Inventory use cases, one module per area; each function runs inside the caller's transaction."""

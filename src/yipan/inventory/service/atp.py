@@ -1,0 +1,148 @@
+"""Available to promise: at a node, across the pool, near a point, by region; per channel."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yipan.catalog import service as catalog
+from yipan.inventory.domain import ChannelBuffer as BufferRule
+from yipan.inventory.domain import atp, bounding_box, haversine_km
+from yipan.inventory.errors import InvalidNode
+from yipan.inventory.models import Node, StockLevel
+from yipan.inventory.schemas import NodeAtp, RegionAtp, SkuAtp
+from yipan.inventory.service.nodes import buffer_rules
+
+Capability = Literal["ship", "pickup", "local_delivery"]
+
+_COLUMNS = (
+    Node.code,
+    Node.name,
+    Node.type,
+    Node.province,
+    Node.city,
+    Node.latitude,
+    Node.longitude,
+    Node.can_pickup,
+    Node.can_ship,
+    Node.can_local_delivery,
+    StockLevel.on_hand,
+    StockLevel.reserved,
+    StockLevel.safety_stock,
+)
+
+
+def _node_atp(row: Any, rules: dict[str, BufferRule], distance: float | None = None) -> NodeAtp:
+    available = atp(row.on_hand, row.reserved, row.safety_stock)
+    rule = rules.get(row.type)
+    if rule is not None:
+        available = rule.apply(available)
+    return NodeAtp(
+        node=row.code,
+        name=row.name,
+        type=row.type,
+        province=row.province,
+        city=row.city,
+        atp=available,
+        on_hand=row.on_hand,
+        reserved=row.reserved,
+        distance_km=None if distance is None else round(distance, 2),
+        can_pickup=row.can_pickup,
+        can_ship=row.can_ship,
+        can_local_delivery=row.can_local_delivery,
+    )
+
+
+def _query(sku_id: int, capability: Capability | None) -> Any:
+    stmt = (
+        select(*_COLUMNS)
+        .join(Node, Node.id == StockLevel.node_id)
+        .where(StockLevel.sku_id == sku_id, Node.active.is_(True))
+    )
+    if capability is not None:
+        stmt = stmt.where(getattr(Node, f"can_{capability}").is_(True))
+    return stmt
+
+
+def atp_for_sku(
+    session: Session,
+    sku: str,
+    *,
+    channel: str | None = None,
+    capability: Capability | None = None,
+    in_stock_only: bool = False,
+) -> SkuAtp:
+    """ATP of one SKU at every active node of the pool, largest first."""
+    rules = buffer_rules(session, channel)
+    rows = session.execute(_query(catalog.sku_id(session, sku), capability)).all()
+    nodes = [_node_atp(r, rules) for r in rows]
+    if in_stock_only:
+        nodes = [n for n in nodes if n.atp > 0]
+    nodes.sort(key=lambda n: (-n.atp, n.node))
+    return SkuAtp(sku=sku, channel=channel, total_atp=sum(n.atp for n in nodes), nodes=nodes)
+
+
+def atp_near(
+    session: Session,
+    sku: str,
+    *,
+    latitude: float,
+    longitude: float,
+    radius_km: float,
+    channel: str | None = None,
+    capability: Capability | None = None,
+    in_stock_only: bool = False,
+    limit: int = 50,
+) -> SkuAtp:
+    """ "Stock in stores near me": nodes within `radius_km` of a point, nearest first."""
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise InvalidNode(
+            "latitude must be within ±90 and longitude within ±180",
+            latitude=latitude,
+            longitude=longitude,
+        )
+    if not 0 < radius_km <= 2000:
+        raise InvalidNode("radius_km must be more than 0 and at most 2000", radius_km=radius_km)
+    box = bounding_box(latitude, longitude, radius_km)
+    rules = buffer_rules(session, channel)
+    stmt = _query(catalog.sku_id(session, sku), capability).where(
+        Node.latitude.between(box.min_lat, box.max_lat),
+        Node.longitude.between(box.min_lon, box.max_lon),
+    )
+    found: list[NodeAtp] = []
+    for row in session.execute(stmt):
+        distance = haversine_km(latitude, longitude, row.latitude, row.longitude)
+        if distance <= radius_km:
+            node = _node_atp(row, rules, distance)
+            if node.atp > 0 or not in_stock_only:
+                found.append(node)
+    found.sort(key=lambda n: (n.distance_km or 0.0, n.node))
+    found = found[:limit]
+    return SkuAtp(sku=sku, channel=channel, total_atp=sum(n.atp for n in found), nodes=found)
+
+
+def atp_by_region(
+    session: Session,
+    sku: str,
+    *,
+    level: Literal["province", "city"] = "province",
+    channel: str | None = None,
+) -> list[RegionAtp]:
+    """ATP of a SKU summed per province or city, with how many nodes hold any."""
+    rules = buffer_rules(session, channel)
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for row in session.execute(_query(catalog.sku_id(session, sku), None)):
+        node = _node_atp(row, rules)
+        region = row.province if level == "province" else f"{row.province}/{row.city}"
+        t = totals[region]
+        t[0] += 1
+        t[1] += 1 if node.atp > 0 else 0
+        t[2] += node.atp
+        t[3] += node.on_hand
+    return [
+        RegionAtp(region=r, nodes=t[0], nodes_in_stock=t[1], atp=t[2], on_hand=t[3])
+        for r, t in sorted(totals.items(), key=lambda kv: (-kv[1][2], kv[0]))
+    ]

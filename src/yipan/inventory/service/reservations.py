@@ -1,0 +1,330 @@
+"""Reservations: hold stock for a reference, then release it, commit it as a sale, or let it expire.
+
+The hot path is written for throughput under contention: the reservation rows and their events
+are inserted first, and the conditional update of the stock level comes last, so the row lock on
+a hot SKU is held only from that update to the commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.orm import Session
+
+from yipan.catalog import service as catalog
+from yipan.events import service as events
+from yipan.events.domain import DomainEvent
+from yipan.inventory.domain import MovementKind, ReservationStatus, atp
+from yipan.inventory.errors import (
+    InsufficientStock,
+    InvalidQuantity,
+    NodeInactive,
+    ReservationClosed,
+    ReservationMismatch,
+    UnknownReservation,
+)
+from yipan.inventory.events import ReservationCommitted, ReservationReleased, StockReserved
+from yipan.inventory.models import Node, Reservation, StockLevel
+from yipan.inventory.schemas import ReservationOut, ReserveIn, ReserveLine
+from yipan.inventory.service import levels as lv
+from yipan.inventory.service.nodes import buffer_rules, node_ids
+from yipan.kernel.clock import Clock, SystemClock, as_utc
+from yipan.kernel.db import insert_for
+
+reservations = cast(Table, Reservation.__table__)
+
+
+def reserve(
+    session: Session, reserve_in: ReserveIn, *, clock: Clock | None = None
+) -> list[ReservationOut]:
+    """Hold every line or none. Replaying the same reference and lines returns the first holds."""
+    now = (clock or SystemClock()).now()
+    expires_at = reserve_in.expires_at
+    if expires_at is None and reserve_in.ttl_seconds:
+        expires_at = now + timedelta(seconds=reserve_in.ttl_seconds)
+    lines = _resolve(session, reserve_in.lines)
+
+    ids: dict[tuple[int, int], int] = {}
+    for sku_id, node_id, quantity, _sku, _node in lines:
+        new_id = session.execute(
+            insert_for(session, reservations)
+            .values(
+                reference=reserve_in.reference,
+                sku_id=sku_id,
+                node_id=node_id,
+                quantity=quantity,
+                channel=reserve_in.channel,
+                status=ReservationStatus.ACTIVE.value,
+                expires_at=expires_at,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["reference", "sku_id", "node_id"])
+            .returning(reservations.c.id)
+        ).scalar()
+        if new_id is None:
+            return _replay(session, reserve_in.reference, lines)
+        ids[(sku_id, node_id)] = new_id
+
+    events.record_many(
+        session,
+        [
+            StockReserved(
+                sku=sku,
+                node=node,
+                reference=reserve_in.reference,
+                quantity=quantity,
+                reservation_id=ids[(sku_id, node_id)],
+            )
+            for sku_id, node_id, quantity, sku, node in lines
+        ],
+        clock=clock,
+    )
+    rules = buffer_rules(session, reserve_in.channel)
+    types = _node_types(session, {n for _, n, _, _, _ in lines}) if rules else {}
+    crossed: list[DomainEvent] = []
+    for sku_id, node_id, quantity, sku, node in lines:  # already in (sku, node) order
+        change = lv.reserve_level(
+            session, sku_id, node_id, quantity, now, buffer=rules.get(types.get(node_id, ""))
+        )
+        if change is None:
+            raise _why_not(session, sku_id, node_id, quantity, sku, node)
+        below = change.fell_below(sku, node)
+        if below is not None:
+            crossed.append(below)
+    events.record_many(session, crossed, clock=clock)
+    return [
+        ReservationOut(
+            id=ids[(sku_id, node_id)],
+            reference=reserve_in.reference,
+            sku=sku,
+            node=node,
+            quantity=quantity,
+            status=ReservationStatus.ACTIVE.value,
+            channel=reserve_in.channel,
+            expires_at=expires_at,
+            created_at=now,
+        )
+        for sku_id, node_id, quantity, sku, node in lines
+    ]
+
+
+Line = tuple[int, int, int, str, str]  # sku_id, node_id, quantity, sku code, node code
+
+
+def _resolve(session: Session, lines: Sequence[ReserveLine]) -> list[Line]:
+    seen: set[tuple[str, str]] = set()
+    for line in lines:
+        if (line.sku, line.node) in seen:
+            raise InvalidQuantity(
+                f"SKU {line.sku} at node {line.node} appears twice; send one line with the sum",
+                sku=line.sku,
+                node=line.node,
+            )
+        seen.add((line.sku, line.node))
+    skus = catalog.sku_ids(session, [line.sku for line in lines])
+    nodes = node_ids(session, [line.node for line in lines])
+    return sorted(
+        (skus[line.sku], nodes[line.node], line.quantity, line.sku, line.node) for line in lines
+    )
+
+
+def _replay(session: Session, reference: str, lines: list[Line]) -> list[ReservationOut]:
+    existing = _load(session, reference)
+    held = {(r.sku, r.node): r.quantity for r in existing}
+    asked = {(sku, node): quantity for _, _, quantity, sku, node in lines}
+    if held != asked:
+        raise ReservationMismatch(
+            f"reference {reference} already holds other lines; use a new reference",
+            reference=reference,
+            held=[{"sku": s, "node": n, "quantity": q} for (s, n), q in sorted(held.items())],
+        )
+    return existing
+
+
+def _why_not(
+    session: Session, sku_id: int, node_id: int, quantity: int, sku: str, node: str
+) -> InsufficientStock | NodeInactive:
+    if not session.scalar(select(Node.active).where(Node.id == node_id)):
+        return NodeInactive(f"node {node} is not active", node=node)
+    level = session.execute(
+        select(StockLevel.on_hand, StockLevel.reserved, StockLevel.safety_stock).where(
+            StockLevel.sku_id == sku_id, StockLevel.node_id == node_id
+        )
+    ).first()
+    available = atp(*level) if level else 0
+    return InsufficientStock(
+        f"only {available} of {sku} available at {node}, {quantity} asked",
+        sku=sku,
+        node=node,
+        requested=quantity,
+        available=available,
+    )
+
+
+def _node_types(session: Session, ids: set[int]) -> dict[int, str]:
+    return dict(session.execute(select(Node.id, Node.type).where(Node.id.in_(ids))).tuples().all())
+
+
+def get_reservations(session: Session, reference: str) -> list[ReservationOut]:
+    found = _load(session, reference)
+    if not found:
+        raise UnknownReservation(f"no reservation for reference {reference}", reference=reference)
+    return found
+
+
+def _load(
+    session: Session, reference: str, *, lock: bool = False, status: str | None = None
+) -> list[ReservationOut]:
+    stmt = (
+        select(Reservation, Node.code)
+        .join(Node, Node.id == Reservation.node_id)
+        .where(Reservation.reference == reference)
+        .order_by(Reservation.sku_id, Reservation.node_id)
+    )
+    if status:
+        stmt = stmt.where(Reservation.status == status)
+    if lock:
+        stmt = stmt.with_for_update(of=Reservation)
+    rows = session.execute(stmt).all()
+    codes = catalog.sku_codes(session, [r.sku_id for r, _ in rows])
+    return [_out(r, codes[r.sku_id], node) for r, node in rows]
+
+
+def _out(r: Reservation, sku: str, node: str) -> ReservationOut:
+    return ReservationOut(
+        id=r.id,
+        reference=r.reference,
+        sku=sku,
+        node=node,
+        quantity=r.quantity,
+        status=r.status,
+        channel=r.channel,
+        expires_at=as_utc(r.expires_at) if r.expires_at else None,
+        created_at=as_utc(r.created_at),
+    )
+
+
+def release(
+    session: Session, reference: str, *, clock: Clock | None = None
+) -> list[ReservationOut]:
+    """Give back every active hold of `reference`. Releasing twice is harmless."""
+    return _close(session, reference, ReservationStatus.RELEASED, clock)
+
+
+def commit(session: Session, reference: str, *, clock: Clock | None = None) -> list[ReservationOut]:
+    """Turn the holds of `reference` into sales: the goods leave `on_hand` through the ledger."""
+    return _close(session, reference, ReservationStatus.COMMITTED, clock)
+
+
+def _close(
+    session: Session, reference: str, target: ReservationStatus, clock: Clock | None
+) -> list[ReservationOut]:
+    now = (clock or SystemClock()).now()
+    existing = _load(session, reference, lock=True)
+    if not existing:
+        raise UnknownReservation(f"no reservation for reference {reference}", reference=reference)
+    active = [r for r in existing if r.status == ReservationStatus.ACTIVE.value]
+    finished = [r for r in existing if r.status != ReservationStatus.ACTIVE.value]
+    if not active:
+        same = {target.value}
+        if target is ReservationStatus.RELEASED:
+            same.add(ReservationStatus.EXPIRED.value)
+        if all(r.status in same for r in existing):
+            return existing  # a replay of the same close changes nothing
+        raise ReservationClosed(
+            f"reservation {reference} is already {existing[0].status}",
+            reference=reference,
+            status=existing[0].status,
+        )
+    return _close_rows(session, active, target, now, clock) + finished
+
+
+def _close_rows(
+    session: Session,
+    rows: Sequence[ReservationOut],
+    target: ReservationStatus,
+    now: datetime,
+    clock: Clock | None,
+) -> list[ReservationOut]:
+    skus = catalog.sku_ids(session, {r.sku for r in rows})
+    nodes = node_ids(session, {r.node for r in rows})
+    consume = target is ReservationStatus.COMMITTED
+    closed: list[ReservationOut] = []
+    recorded: list[DomainEvent] = []
+    ledger: list[dict[str, Any]] = []
+    for r in sorted(rows, key=lambda r: (skus[r.sku], nodes[r.node])):
+        done = session.execute(
+            update(reservations)
+            .where(reservations.c.id == r.id, reservations.c.status == "active")
+            .values(status=target.value, closed_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+        if not done:
+            continue  # closed concurrently by someone else
+        change = lv.unreserve_level(
+            session, skus[r.sku], nodes[r.node], r.quantity, now, consume=consume
+        )
+        if consume:
+            ledger.append(
+                lv.movement_row(
+                    sku_id=skus[r.sku],
+                    node_id=nodes[r.node],
+                    kind=MovementKind.RESERVATION_COMMIT.value,
+                    quantity=-r.quantity,
+                    now=now,
+                    reference=r.reference,
+                    channel=r.channel,
+                    reason="reservation committed",
+                )
+            )
+            recorded.append(
+                ReservationCommitted(
+                    sku=r.sku,
+                    node=r.node,
+                    reference=r.reference,
+                    quantity=r.quantity,
+                    reservation_id=r.id,
+                )
+            )
+            below = change.fell_below(r.sku, r.node)
+            if below is not None:
+                recorded.append(below)
+        else:
+            recorded.append(
+                ReservationReleased(
+                    sku=r.sku,
+                    node=r.node,
+                    reference=r.reference,
+                    quantity=r.quantity,
+                    reservation_id=r.id,
+                    expired=target is ReservationStatus.EXPIRED,
+                )
+            )
+        closed.append(r.model_copy(update={"status": target.value}))
+    lv.write_movements(session, ledger)
+    events.record_many(session, recorded, clock=clock)
+    return closed
+
+
+def release_expired(session: Session, *, clock: Clock | None = None, limit: int = 500) -> int:
+    """The sweeper: release holds whose expiry has passed. Returns how many it released."""
+    now = (clock or SystemClock()).now()
+    rows = session.execute(
+        select(Reservation, Node.code)
+        .join(Node, Node.id == Reservation.node_id)
+        .where(
+            Reservation.status == ReservationStatus.ACTIVE.value,
+            Reservation.expires_at.is_not(None),
+            Reservation.expires_at <= now,
+        )
+        .order_by(Reservation.id)
+        .limit(limit)
+        .with_for_update(of=Reservation, skip_locked=True)
+    ).all()
+    if not rows:
+        return 0
+    codes = catalog.sku_codes(session, [r.sku_id for r, _ in rows])
+    outs = [_out(r, codes[r.sku_id], node) for r, node in rows]
+    return len(_close_rows(session, outs, ReservationStatus.EXPIRED, now, clock))

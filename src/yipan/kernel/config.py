@@ -1,0 +1,26 @@
+"""Settings read from `YIPAN_*` environment variables; only configuration differs between runtimes."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="YIPAN_", extra="ignore")
+
+    database_url: str = "sqlite:///./yipan.db"
+    timezone: str = "Asia/Shanghai"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # How long a reservation without an explicit expiry is held (minutes); 0 means until released.
+    default_reservation_minutes: int = 0
+    # Dispatcher: how many times an outbox event is tried before it is parked as dead.
+    outbox_max_attempts: int = 8
+    outbox_poll_seconds: float = 1.0
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

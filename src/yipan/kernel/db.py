@@ -1,0 +1,132 @@
+"""Storage: the declarative base, engines for SQLite and PostgreSQL, and the unit of work.
+
+SQLite is the embedded default. It runs in WAL mode with foreign keys on, and every writing
+transaction starts with `BEGIN IMMEDIATE` so that two processes never both read and then both try
+to upgrade to a write lock (the classic SQLite deadlock); a read-only unit of work starts with a
+plain `BEGIN`. PostgreSQL goes through psycopg 3.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Engine, Integer, MetaData, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, so ledgers use BIGINT elsewhere, INTEGER there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+READONLY = "yipan_readonly"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def normalise_url(url: str) -> str:
+    """Accept the URLs people paste (`postgresql://`, `postgres://`) and use psycopg 3 for them."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    url = normalise_url(url)
+    if make_url(url).get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False)
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event, not the driver, decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        readonly = conn.get_execution_options().get(READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+_commit_listeners: weakref.WeakKeyDictionary[Engine, list[Callable[[], None]]] = (
+    weakref.WeakKeyDictionary()
+)
+_listeners_lock = threading.Lock()
+
+
+def on_commit(engine: Engine, listener: Callable[[], None]) -> None:
+    """Call `listener` after every unit of work on `engine` commits (e.g. wake the outbox worker)."""
+    with _listeners_lock:
+        _commit_listeners.setdefault(engine, []).append(listener)
+
+
+def remove_commit_listener(engine: Engine, listener: Callable[[], None]) -> None:
+    with _listeners_lock:
+        listeners = _commit_listeners.get(engine, [])
+        if listener in listeners:
+            listeners.remove(listener)
+
+
+@contextmanager
+def unit_of_work(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
+    """One business transaction: commit when the block ends cleanly, roll back on any error.
+
+    Service functions receive the session and never commit; the caller at the edge (API route,
+    CLI command, worker) owns the unit of work.
+    """
+    bind = engine.execution_options(**{READONLY: True}) if readonly else engine
+    session = Session(bind=bind, expire_on_commit=False, autoflush=False)
+    try:
+        yield session
+        if readonly:
+            session.rollback()
+        else:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+    if not readonly:
+        for listener in list(_commit_listeners.get(engine, ())):
+            listener()
+
+
+def insert_for(session: Session, table: Any) -> Any:
+    """`INSERT` with `ON CONFLICT` support for whichever backend the session talks to."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(table)
+    return sqlite_insert(table)

@@ -1,0 +1,50 @@
+"""Composition root: which handlers hear which events, and which background jobs run."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from yipan.events.service import HandlerRegistry, InProcessRelay
+from yipan.events.worker import OutboxWorker
+from yipan.inventory.service import reservations
+from yipan.kernel.config import Settings
+from yipan.kernel.db import unit_of_work
+from yipan.kernel.periodic import PeriodicJob
+
+
+def event_registry() -> HandlerRegistry:
+    registry = HandlerRegistry()
+    return registry
+
+
+def sweep_expired_reservations(engine: Engine) -> int:
+    released = 0
+    while True:
+        with unit_of_work(engine) as session:
+            n = reservations.release_expired(session, limit=500)
+        released += n
+        if n < 500:
+            return released
+
+
+class Background:
+    """The outbox worker and the sweepers that an API process (or `yipan worker`) runs."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.outbox = OutboxWorker(
+            engine,
+            InProcessRelay(event_registry()),
+            poll_seconds=settings.outbox_poll_seconds,
+            max_attempts=settings.outbox_max_attempts,
+        )
+        self.sweeper = PeriodicJob(
+            "reservation-sweeper", 30.0, lambda: sweep_expired_reservations(engine)
+        )
+
+    def start(self) -> None:
+        self.outbox.start()
+        self.sweeper.start()
+
+    def stop(self) -> None:
+        self.sweeper.stop()
+        self.outbox.stop()
