@@ -114,7 +114,7 @@ def sku_codes(session: Session, ids: Iterable[int]) -> dict[int, str]:
     wanted = list(set(ids))
     if not wanted:
         return {}
-    return dict(session.execute(select(Sku.id, Sku.code).where(Sku.id.in_(wanted))).tuples().all())
+    return dict(session.execute(select(Sku.id, Sku.code).where(Sku.id.in_(wanted))).all())
 
 
 def sku_summaries(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, str]]:

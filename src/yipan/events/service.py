@@ -157,9 +157,7 @@ def _deliver_one(
 
 
 def outbox_counts(session: Session) -> dict[str, int]:
-    rows = session.execute(
-        select(OutboxEvent.status, func.count()).group_by(OutboxEvent.status)
-    ).tuples()
+    rows = session.execute(select(OutboxEvent.status, func.count()).group_by(OutboxEvent.status))
     return dict(rows.all())
 
 

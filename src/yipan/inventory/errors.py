@@ -55,3 +55,7 @@ class InvalidNode(InvalidInput):
 
 class InvalidTransfer(InvalidInput):
     code = "INVALID_TRANSFER"
+
+
+class InvalidBuffer(InvalidInput):
+    code = "INVALID_BUFFER"

@@ -96,34 +96,26 @@ def reconcile(session: Session) -> ReconcileReport:
         .subquery()
     )
     checked = session.scalar(select(func.count()).select_from(StockLevel)) or 0
-    level_drift = (
-        session.execute(
-            select(
-                StockLevel.sku_id,
-                StockLevel.node_id,
-                StockLevel.on_hand,
-                func.coalesce(sums.c.total, 0),
-            )
-            .outerjoin(
-                sums, (sums.c.sku_id == StockLevel.sku_id) & (sums.c.node_id == StockLevel.node_id)
-            )
-            .where(StockLevel.on_hand != func.coalesce(sums.c.total, 0))
+    level_drift = session.execute(
+        select(
+            StockLevel.sku_id,
+            StockLevel.node_id,
+            StockLevel.on_hand,
+            func.coalesce(sums.c.total, 0),
         )
-        .tuples()
-        .all()
-    )
-    orphan = (
-        session.execute(
-            select(sums.c.sku_id, sums.c.node_id, sums.c.total)
-            .outerjoin(
-                StockLevel,
-                (sums.c.sku_id == StockLevel.sku_id) & (sums.c.node_id == StockLevel.node_id),
-            )
-            .where(StockLevel.id.is_(None), sums.c.total != 0)
+        .outerjoin(
+            sums, (sums.c.sku_id == StockLevel.sku_id) & (sums.c.node_id == StockLevel.node_id)
         )
-        .tuples()
-        .all()
-    )
+        .where(StockLevel.on_hand != func.coalesce(sums.c.total, 0))
+    ).all()
+    orphan = session.execute(
+        select(sums.c.sku_id, sums.c.node_id, sums.c.total)
+        .outerjoin(
+            StockLevel,
+            (sums.c.sku_id == StockLevel.sku_id) & (sums.c.node_id == StockLevel.node_id),
+        )
+        .where(StockLevel.id.is_(None), sums.c.total != 0)
+    ).all()
     found = [(s, n, on_hand, int(total)) for s, n, on_hand, total in level_drift]
     found += [(s, n, 0, int(total)) for s, n, total in orphan]
     skus = catalog.sku_codes(session, [f[0] for f in found])

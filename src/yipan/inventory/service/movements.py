@@ -205,9 +205,7 @@ def _drop_replays(session: Session, rows: list[_Row], outcome: _Outcome) -> list
                 select(Movement.idempotency_key, Movement.payload_hash).where(
                     Movement.idempotency_key.in_(chunk)
                 )
-            )
-            .tuples()
-            .all()
+            ).all()
         )
     kept: list[_Row] = []
     for r in rows:

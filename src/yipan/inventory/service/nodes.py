@@ -11,7 +11,7 @@ from yipan.catalog import service as catalog
 from yipan.events import service as events
 from yipan.inventory.domain import BufferMode
 from yipan.inventory.domain import ChannelBuffer as BufferRule
-from yipan.inventory.errors import UnknownNode
+from yipan.inventory.errors import InvalidBuffer, UnknownNode
 from yipan.inventory.events import NodeSaved, StockPolicyChanged
 from yipan.inventory.models import ChannelBuffer, Node, StockLevel
 from yipan.inventory.schemas import (
@@ -47,9 +47,7 @@ def node_codes(session: Session, ids: Iterable[int]) -> dict[int, str]:
     wanted = list(set(ids))
     if not wanted:
         return {}
-    return dict(
-        session.execute(select(Node.id, Node.code).where(Node.id.in_(wanted))).tuples().all()
-    )
+    return dict(session.execute(select(Node.id, Node.code).where(Node.id.in_(wanted))).all())
 
 
 def node_id(session: Session, code: str) -> int:
@@ -132,7 +130,10 @@ def set_stock_policy(
 
 
 def set_channel_buffer(session: Session, buffer_in: ChannelBufferIn) -> ChannelBufferOut:
-    BufferRule(BufferMode(buffer_in.mode), buffer_in.value)  # validates the percentage range
+    try:
+        BufferRule(BufferMode(buffer_in.mode), buffer_in.value)
+    except ValueError as exc:
+        raise InvalidBuffer(str(exc), mode=buffer_in.mode, value=buffer_in.value) from None
     row = session.scalar(
         select(ChannelBuffer).where(
             ChannelBuffer.channel == buffer_in.channel,

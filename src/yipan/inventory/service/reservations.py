@@ -165,7 +165,7 @@ def _why_not(
 
 
 def _node_types(session: Session, ids: set[int]) -> dict[int, str]:
-    return dict(session.execute(select(Node.id, Node.type).where(Node.id.in_(ids))).tuples().all())
+    return dict(session.execute(select(Node.id, Node.type).where(Node.id.in_(ids))).all())
 
 
 def get_reservations(session: Session, reference: str) -> list[ReservationOut]:

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from yipan.events import service as events
+from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
+from yipan.events.models import OutboxEvent
+from yipan.inventory.models import ChannelBuffer
+from yipan.kernel.clock import FakeClock
+from yipan.kernel.db import unit_of_work
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThingHappened(DomainEvent):
+    name: ClassVar[str] = "test.ThingHappened"
+    aggregate: ClassVar[str] = "thing"
+    thing: str
+
+    def aggregate_id(self) -> str:
+        return self.thing
+
+
+def emit(engine: Engine, *things: str, clock: FakeClock | None = None) -> None:
+    with unit_of_work(engine) as session:
+        events.record_many(session, [ThingHappened(thing=t) for t in things], clock=clock)
+
+
+def statuses(engine: Engine) -> dict[str, int]:
+    with unit_of_work(engine, readonly=True) as session:
+        return events.outbox_counts(session)
+
+
+def test_an_event_is_kept_only_if_its_transaction_commits(engine: Engine) -> None:
+    def failing_change() -> None:
+        with unit_of_work(engine) as session:
+            events.record(session, ThingHappened(thing="lost"))
+            raise RuntimeError("the business change failed")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
+    emit(engine, "kept")
+    with unit_of_work(engine, readonly=True) as session:
+        names = session.scalars(select(OutboxEvent.aggregate_id)).all()
+    assert names == ["kept"]
+
+
+def test_delivery_calls_handlers_in_order_and_marks_events_delivered(engine: Engine) -> None:
+    seen: list[tuple[str, str]] = []
+    registry = events.HandlerRegistry()
+    registry.register(ThingHappened.name, lambda _s, m: seen.append(("a", m.payload["thing"])))
+    registry.register(ThingHappened.name, lambda _s, m: seen.append(("b", m.aggregate_id)))
+    emit(engine, "one", "two")
+    report = events.deliver_pending(engine, events.InProcessRelay(registry), batch_size=1)
+    assert report.delivered == 2
+    assert seen == [("a", "one"), ("b", "one"), ("a", "two"), ("b", "two")]
+    assert statuses(engine) == {"delivered": 2}
+    assert events.deliver_pending(engine, events.InProcessRelay(registry)).delivered == 0
+
+
+def test_a_failing_handler_is_retried_with_back_off_then_parked(engine: Engine) -> None:
+    clock = FakeClock()
+    calls: list[int] = []
+
+    def flaky(session: Session, message: OutboxMessage) -> None:
+        # A write made by the failing handler must vanish with its failure.
+        session.add(
+            ChannelBuffer(channel=f"c{len(calls)}", node_type="store", mode="units", value=1)
+        )
+        session.flush()
+        calls.append(message.attempts)
+        raise ConnectionError("downstream is away")
+
+    registry = events.HandlerRegistry()
+    registry.register(ThingHappened.name, flaky)
+    relay = events.InProcessRelay(registry)
+    emit(engine, "x", clock=clock)
+    assert events.deliver_pending(engine, relay, clock=clock, max_attempts=3).failed == 1
+    assert events.deliver_pending(engine, relay, clock=clock, max_attempts=3).failed == 0
+    clock.advance(seconds=retry_delay(1).total_seconds())
+    assert events.deliver_pending(engine, relay, clock=clock, max_attempts=3).failed == 1
+    clock.advance(seconds=retry_delay(2).total_seconds())
+    assert events.deliver_pending(engine, relay, clock=clock, max_attempts=3).dead == 1
+    assert calls == [0, 1, 2]
+    assert statuses(engine) == {"dead": 1}
+    with unit_of_work(engine, readonly=True) as session:
+        assert session.scalar(select(func.count()).select_from(ChannelBuffer)) == 0
+        row = session.scalars(select(OutboxEvent)).one()
+        assert row.last_error == "ConnectionError: downstream is away"
+
+    registry = events.HandlerRegistry()
+    registry.register(ThingHappened.name, lambda _s, _m: None)
+    with unit_of_work(engine) as session:
+        assert events.retry_dead(session, clock=clock) == 1
+    assert (
+        events.deliver_pending(engine, events.InProcessRelay(registry), clock=clock).delivered == 1
+    )
+
+
+def test_one_bad_event_does_not_block_the_others(engine: Engine) -> None:
+    delivered: list[str] = []
+
+    def picky(_s: Session, message: OutboxMessage) -> None:
+        if message.aggregate_id == "bad":
+            raise ValueError("cannot handle")
+        delivered.append(message.aggregate_id)
+
+    registry = events.HandlerRegistry()
+    registry.register(ThingHappened.name, picky)
+    emit(engine, "a", "bad", "b")
+    report = events.deliver_pending(engine, events.InProcessRelay(registry))
+    assert (report.delivered, report.failed) == (2, 1)
+    assert delivered == ["a", "b"]
+
+
+def test_retry_delay_grows_and_is_capped() -> None:
+    delays = [retry_delay(n).total_seconds() for n in range(1, 12)]
+    assert delays[:4] == [1, 2, 4, 8]
+    assert max(delays) == 300
+    assert delays == sorted(delays)
