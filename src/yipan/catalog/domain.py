@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
 
 GTIN_LENGTHS = frozenset({8, 12, 13, 14})
+
+# Plain ASCII digits only: `Decimal` would also take "1e2", "NaN", "1_000" and full-width digits,
+# none of which belongs in a price column.
+_YUAN = re.compile(r"(?P<whole>[0-9]*)(?:\.(?P<frac>[0-9]*))?")
+
+
+def gtin_check_digit(body: str) -> int:
+    """The GS1 check digit for `body`, a GTIN without its last digit."""
+    if not body.isascii() or not body.isdigit():
+        raise ValueError(f"{body!r} is not a string of digits")
+    # Weights alternate 3, 1, 3 … starting from the digit next to the check digit.
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10
 
 
 def gtin_is_valid(code: str) -> bool:
     """Check the GS1 check digit of an EAN-8, UPC-A, EAN-13 or GTIN-14 code."""
-    if not code.isdigit() or len(code) not in GTIN_LENGTHS:
+    if not code.isascii() or not code.isdigit() or len(code) not in GTIN_LENGTHS:
         return False
-    digits = [int(c) for c in code]
-    body, check = digits[:-1], digits[-1]
-    # Weights alternate 3, 1, 3 … starting from the digit next to the check digit.
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10 == check
+    return gtin_check_digit(code[:-1]) == int(code[-1])
 
 
 def barcode_problem(code: str) -> str | None:
@@ -23,6 +32,8 @@ def barcode_problem(code: str) -> str | None:
     other shapes are in-house codes and are taken as they are."""
     if not code.strip():
         return "barcode is empty"
+    if code.isdigit() and not code.isascii():
+        return f"barcode {code} uses non-ASCII (e.g. full-width) digits"
     if code.isdigit() and len(code) in GTIN_LENGTHS and not gtin_is_valid(code):
         return f"barcode {code} has a wrong GTIN check digit"
     return None
@@ -31,16 +42,15 @@ def barcode_problem(code: str) -> str | None:
 def yuan_to_fen(text: str) -> int:
     """Parse a price written in yuan ("399", "399.5", "1,299.00", "¥59.90") into integer fen.
 
-    Exact decimal arithmetic; more than two decimal places is an error, never rounded.
+    Exact integer arithmetic; a third decimal place other than zero is an error, never rounded.
     """
-    cleaned = text.strip().replace(",", "").replace("¥", "").replace("￥", "")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a price") from None
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"{text!r} is not a price")
-    fen = value * 100
-    if fen != fen.to_integral_value():
+    cleaned = text.strip().replace(",", "").replace("¥", "").replace("￥", "").strip()
+    if cleaned.startswith("-"):
+        raise ValueError(f"{text!r} is negative; a price cannot be")
+    match = _YUAN.fullmatch(cleaned)
+    if match is None or not (match["whole"] or match["frac"]):
+        raise ValueError(f"{text!r} is not a price in yuan")
+    frac = match["frac"] or ""
+    if frac[2:].strip("0"):
         raise ValueError(f"{text!r} has more than two decimal places")
-    return int(fen)
+    return int(match["whole"] or "0") * 100 + int(frac[:2].ljust(2, "0"))

@@ -23,5 +23,31 @@ class InvalidSku(InvalidInput):
     code = "INVALID_SKU"
 
 
+class InvalidBarcode(InvalidInput):
+    code = "INVALID_BARCODE"
+
+
+class InvalidPrice(InvalidInput):
+    code = "INVALID_PRICE"
+
+
 class UnsupportedImportFormat(InvalidInput):
     code = "UNSUPPORTED_IMPORT_FORMAT"
+
+
+class InvalidImportFile(InvalidInput):
+    """The file as a whole cannot be imported (no header, missing columns, not text)."""
+
+    code = "INVALID_IMPORT_FILE"
+
+
+class MalformedRow(InvalidInput):
+    """One row could not be read at all (bad JSON, wrong number of CSV cells)."""
+
+    code = "MALFORMED_ROW"
+
+
+class DuplicateSkuInFile(Conflict):
+    """A SKU code appears twice in one import: the later row would silently undo the earlier."""
+
+    code = "DUPLICATE_SKU_IN_FILE"

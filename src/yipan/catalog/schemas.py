@@ -4,6 +4,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+ImportFormat = Literal["csv", "jsonl"]
+
+# `list_price_fen` is a 32-bit INTEGER column on PostgreSQL; refuse bigger prices as bad input.
+MAX_PRICE_FEN = 2**31 - 1
+
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 
 
@@ -21,7 +26,9 @@ class SkuIn(BaseModel):
     category_name: str | None = Field(default=None, max_length=200)
     brand: str | None = Field(default=None, max_length=100)
     attributes: dict[str, str] = Field(default_factory=dict)
-    list_price_fen: int = Field(ge=0, description="List price in fen (1 yuan = 100 fen)")
+    list_price_fen: int = Field(
+        ge=0, le=MAX_PRICE_FEN, description="List price in fen (1 yuan = 100 fen)"
+    )
     currency: str = Field(default="CNY", min_length=3, max_length=3)
     status: Literal["active", "inactive"] = "active"
 
@@ -62,7 +69,10 @@ class ImportRowError(BaseModel):
 
 
 class ImportReport(BaseModel):
-    total: int
+    """What a bulk import did: every row is counted once, as created, updated, unchanged or in
+    `errors`; rows in `errors` wrote nothing."""
+
+    total: int = Field(description="rows read, good and bad")
     created: int
     updated: int
     unchanged: int

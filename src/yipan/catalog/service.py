@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from yipan.catalog.errors import DuplicateBarcode, UnknownSku
+from yipan.catalog.domain import barcode_problem
+from yipan.catalog.errors import DuplicateBarcode, InvalidBarcode, UnknownSku
+from yipan.catalog.events import SkuSaved
 from yipan.catalog.models import Category, Product, Sku
 from yipan.catalog.schemas import CategoryOut, SkuIn, SkuOut, SkuPage
+from yipan.events import service as events
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.idcache import IdCache
 
@@ -19,12 +23,14 @@ _sku_ids = IdCache(Sku.code, Sku.id)
 def upsert_sku(session: Session, sku_in: SkuIn, *, clock: Clock | None = None) -> str:
     """Create or update one SKU; returns `"created"`, `"updated"` or `"unchanged"`.
 
-    Replaying the same data changes nothing, so an import can be run twice safely.
+    Replaying the same data changes nothing, so an import can be run twice safely. A change of
+    the product's or category's name counts as an update too.
     """
     now = (clock or SystemClock()).now()
-    category = _ensure_category(session, sku_in.category_code, sku_in.category_name)
-    product = _ensure_product(session, sku_in, category.id, now)
     if sku_in.barcode:
+        problem = barcode_problem(sku_in.barcode)
+        if problem:
+            raise InvalidBarcode(problem, barcode=sku_in.barcode, sku=sku_in.code)
         holder = session.scalar(select(Sku.code).where(Sku.barcode == sku_in.barcode))
         if holder is not None and holder != sku_in.code:
             raise DuplicateBarcode(
@@ -32,6 +38,10 @@ def upsert_sku(session: Session, sku_in: SkuIn, *, clock: Clock | None = None) -
                 barcode=sku_in.barcode,
                 sku=holder,
             )
+    category, category_changed = _ensure_category(
+        session, sku_in.category_code, sku_in.category_name
+    )
+    product, product_changed = _ensure_product(session, sku_in, category.id, now)
     wanted = {
         "barcode": sku_in.barcode or None,
         "name": sku_in.name,
@@ -43,36 +53,51 @@ def upsert_sku(session: Session, sku_in: SkuIn, *, clock: Clock | None = None) -
     }
     sku = session.scalar(select(Sku).where(Sku.code == sku_in.code))
     if sku is None:
+        outcome = "created"
         session.add(Sku(code=sku_in.code, created_at=now, updated_at=now, **wanted))
-        session.flush()
-        return "created"
-    if all(getattr(sku, field) == value for field, value in wanted.items()):
-        return "unchanged"
-    for field, value in wanted.items():
-        setattr(sku, field, value)
-    sku.updated_at = now
+    elif all(getattr(sku, field) == value for field, value in wanted.items()):
+        outcome = "updated" if category_changed or product_changed else "unchanged"
+    else:
+        outcome = "updated"
+        for field, value in wanted.items():
+            setattr(sku, field, value)
+        sku.updated_at = now
     session.flush()
-    return "updated"
+    if outcome != "unchanged":
+        events.record(
+            session,
+            SkuSaved(
+                sku=sku_in.code,
+                created=outcome == "created",
+                list_price_fen=sku_in.list_price_fen,
+                status=sku_in.status,
+            ),
+            clock=clock,
+        )
+    return outcome
 
 
-def _ensure_category(session: Session, code: str, name: str | None) -> Category:
+def _ensure_category(session: Session, code: str, name: str | None) -> tuple[Category, bool]:
     category = session.scalar(select(Category).where(Category.code == code))
     if category is None:
         category = Category(code=code, name=name or code)
         session.add(category)
         session.flush()
-    elif name and category.name != name:
+        return category, True
+    if name and category.name != name:
         category.name = name
-    return category
+        return category, True
+    return category, False
 
 
-def _ensure_product(session: Session, sku_in: SkuIn, category_id: int, now: object) -> Product:
+def _ensure_product(
+    session: Session, sku_in: SkuIn, category_id: int, now: datetime
+) -> tuple[Product, bool]:
     product = session.scalar(select(Product).where(Product.code == sku_in.product_code))
-    name = sku_in.product_name or sku_in.name
     if product is None:
         product = Product(
             code=sku_in.product_code,
-            name=name,
+            name=sku_in.product_name or sku_in.name,
             category_id=category_id,
             brand=sku_in.brand,
             status="active",
@@ -81,14 +106,18 @@ def _ensure_product(session: Session, sku_in: SkuIn, category_id: int, now: obje
         )
         session.add(product)
         session.flush()
-        return product
-    if sku_in.product_name and product.name != sku_in.product_name:
-        product.name = sku_in.product_name
-    if product.category_id != category_id:
-        product.category_id = category_id
-    if sku_in.brand and product.brand != sku_in.brand:
-        product.brand = sku_in.brand
-    return product
+        return product, True
+    wanted: dict[str, object] = {"category_id": category_id}
+    if sku_in.product_name:
+        wanted["name"] = sku_in.product_name
+    if sku_in.brand:
+        wanted["brand"] = sku_in.brand
+    changed = {f: v for f, v in wanted.items() if getattr(product, f) != v}
+    for field, value in changed.items():
+        setattr(product, field, value)
+    if changed:
+        product.updated_at = now
+    return product, bool(changed)
 
 
 def find_sku_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
@@ -133,7 +162,7 @@ def _sku_out_query() -> Select[Sku, str, str, str, str]:
     )
 
 
-def _to_out(row: tuple[Sku, str, str, str, str]) -> SkuOut:
+def _to_out(row: Row[Sku, str, str, str, str]) -> SkuOut:
     sku, product_code, product_name, category_code, category_name = row
     return SkuOut(
         code=sku.code,
@@ -156,7 +185,7 @@ def get_sku(session: Session, code: str) -> SkuOut:
     ).first()
     if row is None:
         raise UnknownSku(f"no SKU with code or barcode {code}", code=code)
-    return _to_out(row.tuple())
+    return _to_out(row)
 
 
 def list_skus(
@@ -175,9 +204,7 @@ def list_skus(
         stmt = stmt.where(Category.code == category)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.execute(stmt.order_by(Sku.code).offset(offset).limit(limit)).all()
-    return SkuPage(
-        items=[_to_out(r.tuple()) for r in rows], total=total, offset=offset, limit=limit
-    )
+    return SkuPage(items=[_to_out(r) for r in rows], total=total, offset=offset, limit=limit)
 
 
 def list_categories(session: Session) -> list[CategoryOut]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, Table, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
@@ -22,6 +22,9 @@ from yipan.kernel.clock import Clock, SystemClock, as_utc
 from yipan.kernel.db import unit_of_work
 
 Handler = Callable[[Session, OutboxMessage], None]
+
+# Core, not ORM, insert: events are written on every hot path and need no identity map.
+_INSERT = insert(cast(Table, OutboxEvent.__table__))
 
 
 class Relay(Protocol):
@@ -40,22 +43,20 @@ def record_many(
     if not events:
         return
     now = (clock or SystemClock()).now()
-    session.execute(
-        insert(OutboxEvent),
-        [
-            {
-                "name": e.name,
-                "aggregate_type": e.aggregate,
-                "aggregate_id": e.aggregate_id(),
-                "payload": e.payload(),
-                "occurred_at": now,
-                "status": PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-            }
-            for e in events
-        ],
-    )
+    rows = [
+        {
+            "name": e.name,
+            "aggregate_type": e.aggregate,
+            "aggregate_id": e.aggregate_id(),
+            "payload": e.payload(),
+            "occurred_at": now,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
+        for e in events
+    ]
+    session.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 class HandlerRegistry:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from yipan.inventory.domain import BufferMode, alert_threshold, atp, crossed_below
@@ -108,6 +108,34 @@ def ensure_levels(session: Session, pairs: Iterable[Pair], now: datetime) -> Non
         session.execute(stmt, rows)
 
 
+def _reserve_statement(mode: BufferMode | None) -> Any:
+    """Built once per buffer mode: the hot path only binds values, never builds SQL."""
+    available: Any = levels.c.on_hand - levels.c.reserved - levels.c.safety_stock
+    if mode is BufferMode.UNITS:
+        available = available - bindparam("p_buffer")
+    elif mode is BufferMode.PERCENT:
+        available = available * (100 - bindparam("p_buffer")) // 100
+    node_active = (
+        select(nodes.c.id)
+        .where(nodes.c.id == bindparam("p_node"), nodes.c.active.is_(True))
+        .exists()
+    )
+    return (
+        update(levels)
+        .where(
+            levels.c.sku_id == bindparam("p_sku"),
+            levels.c.node_id == bindparam("p_node"),
+            available >= bindparam("p_qty"),
+            node_active,
+        )
+        .values(reserved=levels.c.reserved + bindparam("p_qty"), updated_at=bindparam("p_now"))
+        .returning(*_RETURNING)
+    )
+
+
+_RESERVE = {mode: _reserve_statement(mode) for mode in (None, *BufferMode)}
+
+
 def reserve_level(
     session: Session,
     sku_id: int,
@@ -121,23 +149,10 @@ def reserve_level(
 
     The check and the change are one statement; the node must also be active.
     """
-    available: Any = levels.c.on_hand - levels.c.reserved - levels.c.safety_stock
-    if buffer is not None and buffer.mode is BufferMode.UNITS:
-        available = available - buffer.value
-    elif buffer is not None:
-        available = available * (100 - buffer.value) // 100
-    node_active = select(nodes.c.id).where(nodes.c.id == node_id, nodes.c.active.is_(True)).exists()
-    row = session.execute(
-        update(levels)
-        .where(
-            levels.c.sku_id == sku_id,
-            levels.c.node_id == node_id,
-            available >= quantity,
-            node_active,
-        )
-        .values(reserved=levels.c.reserved + quantity, updated_at=now)
-        .returning(*_RETURNING)
-    ).first()
+    params = {"p_sku": sku_id, "p_node": node_id, "p_qty": quantity, "p_now": now}
+    if buffer is not None:
+        params["p_buffer"] = buffer.value
+    row = session.execute(_RESERVE[buffer.mode if buffer else None], params).first()
     return None if row is None else _change(row, 0, quantity)
 
 

@@ -48,21 +48,20 @@ def reserve(
     lines = _resolve(session, reserve_in.lines)
 
     ids: dict[tuple[int, int], int] = {}
+    hold = _hold_statement(session)
     for sku_id, node_id, quantity, _sku, _node in lines:
         new_id = session.execute(
-            insert_for(session, reservations)
-            .values(
-                reference=reserve_in.reference,
-                sku_id=sku_id,
-                node_id=node_id,
-                quantity=quantity,
-                channel=reserve_in.channel,
-                status=ReservationStatus.ACTIVE.value,
-                expires_at=expires_at,
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["reference", "sku_id", "node_id"])
-            .returning(reservations.c.id)
+            hold,
+            {
+                "reference": reserve_in.reference,
+                "sku_id": sku_id,
+                "node_id": node_id,
+                "quantity": quantity,
+                "channel": reserve_in.channel,
+                "status": ReservationStatus.ACTIVE.value,
+                "expires_at": expires_at,
+                "created_at": now,
+            },
         ).scalar()
         if new_id is None:
             return _replay(session, reserve_in.reference, lines)
@@ -82,20 +81,7 @@ def reserve(
         ],
         clock=clock,
     )
-    rules = buffer_rules(session, reserve_in.channel)
-    types = _node_types(session, {n for _, n, _, _, _ in lines}) if rules else {}
-    crossed: list[DomainEvent] = []
-    for sku_id, node_id, quantity, sku, node in lines:  # already in (sku, node) order
-        change = lv.reserve_level(
-            session, sku_id, node_id, quantity, now, buffer=rules.get(types.get(node_id, ""))
-        )
-        if change is None:
-            raise _why_not(session, sku_id, node_id, quantity, sku, node)
-        below = change.fell_below(sku, node)
-        if below is not None:
-            crossed.append(below)
-    events.record_many(session, crossed, clock=clock)
-    return [
+    held = [
         ReservationOut(
             id=ids[(sku_id, node_id)],
             reference=reserve_in.reference,
@@ -109,6 +95,38 @@ def reserve(
         )
         for sku_id, node_id, quantity, sku, node in lines
     ]
+    rules = buffer_rules(session, reserve_in.channel)
+    types = _node_types(session, {n for _, n, _, _, _ in lines}) if rules else {}
+    # The stock rows are locked last, so the hot row's lock lives only until the commit.
+    crossed: list[DomainEvent] = []
+    for sku_id, node_id, quantity, sku, node in lines:  # already in (sku, node) order
+        change = lv.reserve_level(
+            session, sku_id, node_id, quantity, now, buffer=rules.get(types.get(node_id, ""))
+        )
+        if change is None:
+            raise _why_not(session, sku_id, node_id, quantity, sku, node)
+        below = change.fell_below(sku, node)
+        if below is not None:
+            crossed.append(below)
+    events.record_many(session, crossed, clock=clock)
+    return held
+
+
+_HOLDS: dict[str, Any] = {}
+
+
+def _hold_statement(session: Session) -> Any:
+    """The reservation insert, built once per backend (it needs the dialect's ON CONFLICT)."""
+    dialect = session.get_bind().dialect.name
+    statement = _HOLDS.get(dialect)
+    if statement is None:
+        statement = (
+            insert_for(session, reservations)
+            .on_conflict_do_nothing(index_elements=["reference", "sku_id", "node_id"])
+            .returning(reservations.c.id)
+        )
+        _HOLDS[dialect] = statement
+    return statement
 
 
 Line = tuple[int, int, int, str, str]  # sku_id, node_id, quantity, sku code, node code
