@@ -22,7 +22,9 @@ class DomainEvent:
         raise NotImplementedError
 
     def payload(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        # Shallow on purpose: fields hold plain JSON values, and asdict's deep copy is costly
+        # on paths that record an event per stock row.
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session
 from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
 from yipan.events.models import DEAD, DELIVERED, PENDING, OutboxEvent
 from yipan.kernel.clock import Clock, SystemClock, as_utc
-from yipan.kernel.db import unit_of_work
+from yipan.kernel.db import bulk_insert, unit_of_work
 
 Handler = Callable[[Session, OutboxMessage], None]
 
 # Core, not ORM, insert: events are written on every hot path and need no identity map.
-_INSERT = insert(cast(Table, OutboxEvent.__table__))
+_TABLE = cast(Table, OutboxEvent.__table__)
+_INSERT = insert(_TABLE)
+_BULK_FROM = 20
 
 
 class Relay(Protocol):
@@ -56,7 +58,10 @@ def record_many(
         }
         for e in events
     ]
-    session.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+    if len(rows) > _BULK_FROM:
+        bulk_insert(session, _TABLE, rows)
+    else:
+        session.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 class HandlerRegistry:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, text, update
+from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from yipan.inventory.domain import BufferMode, alert_threshold, atp, crossed_below
@@ -22,7 +22,7 @@ from yipan.inventory.domain import ChannelBuffer as BufferRule
 from yipan.inventory.events import StockFellBelowThreshold
 from yipan.inventory.models import Movement, Node, StockLevel
 from yipan.inventory.schemas import StockLevelOut
-from yipan.kernel.db import insert_for
+from yipan.kernel.db import bulk_insert, insert_for
 
 levels = cast(Table, StockLevel.__table__)
 movements = cast(Table, Movement.__table__)
@@ -89,6 +89,22 @@ def _change(row: Any, on_hand_delta: int, reserved_delta: int) -> LevelChange:
 
 def ensure_levels(session: Session, pairs: Iterable[Pair], now: datetime) -> None:
     """Create empty levels for pairs that have none (a receipt at a node that never held the SKU)."""
+    wanted = sorted(set(pairs))
+    if not wanted:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text(
+                "INSERT INTO inventory_stock_levels "
+                "(sku_id, node_id, on_hand, reserved, safety_stock, reorder_point, updated_at) "
+                "SELECT v.sku_id, v.node_id, 0, 0, 0, 0, :now "
+                "FROM unnest(CAST(:skus AS integer[]), CAST(:nodes AS integer[])) "
+                "AS v(sku_id, node_id) "
+                "ON CONFLICT (sku_id, node_id) DO NOTHING"
+            ),
+            {"skus": [p[0] for p in wanted], "nodes": [p[1] for p in wanted], "now": now},
+        )
+        return
     rows = [
         {
             "sku_id": s,
@@ -99,13 +115,10 @@ def ensure_levels(session: Session, pairs: Iterable[Pair], now: datetime) -> Non
             "reorder_point": 0,
             "updated_at": now,
         }
-        for s, n in sorted(set(pairs))
+        for s, n in wanted
     ]
-    if rows:
-        stmt = insert_for(session, levels).on_conflict_do_nothing(
-            index_elements=["sku_id", "node_id"]
-        )
-        session.execute(stmt, rows)
+    stmt = insert_for(session, levels).on_conflict_do_nothing(index_elements=["sku_id", "node_id"])
+    session.execute(stmt, rows)
 
 
 def _reserve_statement(mode: BufferMode | None) -> Any:
@@ -268,8 +281,7 @@ def lock_levels(session: Session, pairs: Sequence[Pair]) -> dict[Pair, Any]:
 
 def write_movements(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Append rows to the ledger (every key of `Movement` except id)."""
-    if rows:
-        session.execute(insert(movements), list(rows))
+    bulk_insert(session, movements, rows)
 
 
 def movement_row(
