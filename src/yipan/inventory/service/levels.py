@@ -9,6 +9,7 @@ transactions cannot wait on each other in a cycle.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -230,11 +231,7 @@ def add_on_hand_many(
     ensure_levels(session, [p for p, d in deltas.items() if d > 0], now)
     ordered = sorted(deltas)
     if session.get_bind().dialect.name != "postgresql":
-        for pair in ordered:
-            change = add_on_hand(session, pair[0], pair[1], deltas[pair], now)
-            if change is not None:
-                changed[pair] = change
-        return changed
+        return _add_on_hand_many_sqlite(session, deltas, ordered, now)
     skus = [p[0] for p in ordered]
     nodes = [p[1] for p in ordered]
     amounts = [deltas[p] for p in ordered]
@@ -262,6 +259,31 @@ def add_on_hand_many(
     for row in rows:
         pair = (row.sku_id, row.node_id)
         changed[pair] = _change(row, deltas[pair], 0)
+    return changed
+
+
+_SQLITE_BATCH = 5000
+_SQLITE_ADD_MANY = text(
+    "UPDATE inventory_stock_levels AS s SET on_hand = s.on_hand + v.delta, updated_at = :now "
+    "FROM (SELECT json_extract(value, '$[0]') AS sku_id, json_extract(value, '$[1]') AS node_id, "
+    "json_extract(value, '$[2]') AS delta FROM json_each(:rows)) AS v "
+    "WHERE s.sku_id = v.sku_id AND s.node_id = v.node_id AND s.on_hand + v.delta >= s.reserved "
+    "RETURNING sku_id, node_id, on_hand, reserved, safety_stock, reorder_point"
+).bindparams(bindparam("now", type_=levels.c.updated_at.type))
+
+
+def _add_on_hand_many_sqlite(
+    session: Session, deltas: Mapping[Pair, int], ordered: Sequence[Pair], now: datetime
+) -> dict[Pair, LevelChange]:
+    """SQLite has a single writer, so no lock order to keep: one `UPDATE … FROM json_each(…)`
+    per few thousand pairs instead of a statement per pair (needs SQLite 3.35 for RETURNING)."""
+    changed: dict[Pair, LevelChange] = {}
+    for start in range(0, len(ordered), _SQLITE_BATCH):
+        chunk = ordered[start : start + _SQLITE_BATCH]
+        rows = json.dumps([[s, n, deltas[(s, n)]] for s, n in chunk])
+        for row in session.execute(_SQLITE_ADD_MANY, {"rows": rows, "now": now}):
+            pair = (row.sku_id, row.node_id)
+            changed[pair] = _change(row, deltas[pair], 0)
     return changed
 
 
