@@ -1,0 +1,287 @@
+"""Inventory pool benchmark: reservations under contention, ATP near a point, POS batch ingest.
+
+    python -m bench.inventory [--seconds 8] [--only postgresql|sqlite]
+
+PostgreSQL comes from YIPAN_BENCH_DATABASE_URL (default: the local server, database yipan_bench,
+emptied first). Progress goes to stderr; the last line on stdout is one JSON object keyed by backend.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, func, select
+
+from bench.harness import (
+    DEFAULT_PG,
+    fresh_postgres,
+    fresh_sqlite,
+    log,
+    machine,
+    percentiles,
+    run_workers,
+)
+from yipan.catalog import service as catalog
+from yipan.catalog.schemas import SkuIn
+from yipan.demo.network import demo_nodes
+from yipan.inventory.errors import InsufficientStock
+from yipan.inventory.models import StockLevel
+from yipan.inventory.schemas import ReserveIn
+from yipan.inventory.service import ledger, movements, nodes, reservations
+from yipan.kernel.db import make_engine, unit_of_work
+
+WORKERS = 16
+SKUS = 400
+HOT_SKU, HOT_NODE = "BENCH-HOT", None  # the hot node is the first demo store
+LIMITED_SKU, LIMITED_STOCK = "BENCH-LIMITED", 3000
+UNIFORM_STOCK = 10_000
+
+
+def sku_code(i: int) -> str:
+    return f"BENCH-{i:05d}"
+
+
+def seed(engine: Engine) -> dict[str, Any]:
+    """The demo's 165 nodes, SKUs, and stock at every node through the ledger."""
+    node_list = demo_nodes(7)
+    with unit_of_work(engine) as session:
+        for node in node_list:
+            nodes.save_node(session, node)
+        for code in [HOT_SKU, LIMITED_SKU] + [sku_code(i) for i in range(SKUS)]:
+            catalog.upsert_sku(session, SkuIn(
+                code=code, name=code, product_code=code, category_code="bench",
+                list_price_fen=9900,
+            ))
+    codes = [n.code for n in node_list]
+    hot_node = next(n.code for n in node_list if n.type == "store")
+    opening = [
+        {"sku": sku_code(i), "node": code, "kind": "receipt", "quantity": UNIFORM_STOCK}
+        for i in range(SKUS) for code in codes
+    ]
+    opening += [
+        {"sku": HOT_SKU, "node": hot_node, "kind": "receipt", "quantity": 5_000_000},
+        {"sku": LIMITED_SKU, "node": hot_node, "kind": "receipt", "quantity": LIMITED_STOCK},
+    ]
+    for start in range(0, len(opening), 5000):
+        with unit_of_work(engine) as session:
+            movements.ingest_movements(session, opening[start : start + 5000], require_keys=False)
+    return {"nodes": node_list, "hot_node": hot_node}
+
+
+def _reserve_loop(url: str, worker: int, seconds: float, barrier: Any, pick: Any) -> tuple[int, int, float]:
+    engine = make_engine(url, pool_size=1)
+    rng = random.Random(worker)
+    done = refused = i = 0
+    barrier.wait()
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        sku, node = pick(rng)
+        try:
+            with unit_of_work(engine) as session:
+                reservations.reserve(session, ReserveIn(
+                    reference=f"b{worker}-{i}-{rng.random()}",
+                    lines=[{"sku": sku, "node": node, "quantity": 1}],
+                ))
+            done += 1
+        except InsufficientStock:
+            refused += 1
+        i += 1
+    elapsed = time.perf_counter() - start
+    engine.dispose()
+    return done, refused, elapsed
+
+
+def hot_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple[int, int, float]:
+    node = os.environ["BENCH_HOT_NODE"]
+    return _reserve_loop(url, worker, seconds, barrier, lambda _rng: (HOT_SKU, node))
+
+
+def uniform_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple[int, int, float]:
+    codes = json.loads(os.environ["BENCH_NODES"])
+    return _reserve_loop(
+        url, worker, seconds, barrier,
+        lambda rng: (sku_code(rng.randrange(SKUS)), rng.choice(codes)),
+    )
+
+
+def limited_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple[int, int, float]:
+    """Everyone races for LIMITED_STOCK units until they are gone."""
+    engine = make_engine(url, pool_size=1)
+    node = os.environ["BENCH_HOT_NODE"]
+    done = refused = 0
+    barrier.wait()
+    start = time.perf_counter()
+    for i in range(LIMITED_STOCK // WORKERS * 2):
+        try:
+            with unit_of_work(engine) as session:
+                reservations.reserve(session, ReserveIn(
+                    reference=f"l{worker}-{i}",
+                    lines=[{"sku": LIMITED_SKU, "node": node, "quantity": 1}],
+                ))
+            done += 1
+        except InsufficientStock:
+            refused += 1
+    engine.dispose()
+    return done, refused, time.perf_counter() - start
+
+
+def oversold_levels(engine: Engine) -> int:
+    with unit_of_work(engine, readonly=True) as session:
+        return session.scalar(
+            select(func.count()).select_from(StockLevel)
+            .where(StockLevel.reserved > StockLevel.on_hand)
+        ) or 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def atp_near_latency(url: str, node_list: list[Any], requests: int) -> dict[str, float]:
+    """p50/p99 of GET /api/v1/atp/{sku}/near (50 km) through a real uvicorn server."""
+    port = free_port()
+    env = {**os.environ, "YIPAN_DATABASE_URL": url}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "yipan.app:create_app", "--factory",
+         "--port", str(port), "--log-level", "warning"],
+        env=env,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10) as client:
+            for _ in range(200):
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            rng = random.Random(1)
+
+            def one() -> float:
+                centre = rng.choice(node_list)
+                params = {"lat": centre.latitude + rng.uniform(-0.1, 0.1),
+                          "lon": centre.longitude + rng.uniform(-0.1, 0.1), "radius_km": 50}
+                t0 = time.perf_counter()
+                response = client.get(f"/api/v1/atp/{sku_code(rng.randrange(SKUS))}/near",
+                                      params=params)
+                elapsed = (time.perf_counter() - t0) * 1000
+                response.raise_for_status()
+                return elapsed
+
+            for _ in range(300):
+                one()
+            samples = [one() for _ in range(requests)]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    cut = percentiles(samples)
+    return {"atp_near_p50_ms": cut["p50"], "atp_near_p99_ms": cut["p99"],
+            "atp_near_max_ms": cut["max"], "atp_near_requests": requests}
+
+
+def pos_ingest(engine: Engine, node_codes: list[str], seconds: float) -> dict[str, float]:
+    """Batches of 1,000 POS/WMS movements (70 % sales, 30 % receipts) through the service."""
+    rng = random.Random(3)
+    rows = 0
+    batch_no = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        batch = []
+        for j in range(1000):
+            sale = rng.random() < 0.7
+            batch.append({
+                "sku": sku_code(rng.randrange(SKUS)), "node": rng.choice(node_codes),
+                "kind": "sale" if sale else "receipt", "quantity": rng.randint(1, 3),
+                "channel": "pos", "reference": f"receipt-{batch_no}",
+                "idempotency_key": f"pos-{batch_no}-{j}",
+            })
+        with unit_of_work(engine) as session:
+            result = movements.ingest_movements(session, batch)
+        rows += result.accepted
+        batch_no += 1
+    elapsed = time.perf_counter() - start
+    return {"pos_events_per_s": round(rows / elapsed), "pos_batch_size": 1000,
+            "pos_events": rows}
+
+
+def run_backend(name: str, url: str, engine: Engine, seconds: float) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    log(f"{name}: seeding 165 nodes, {SKUS + 2} SKUs, {165 * SKUS:,} stock levels")
+    t0 = time.perf_counter()
+    data = seed(engine)
+    figures["seed_s"] = round(time.perf_counter() - t0, 1)
+    node_codes = [n.code for n in data["nodes"]]
+    os.environ["BENCH_HOT_NODE"] = data["hot_node"]
+    os.environ["BENCH_NODES"] = json.dumps(node_codes)
+
+    log(f"{name}: hot SKU, {WORKERS} processes × {seconds}s")
+    done, refused, elapsed = run_workers(hot_worker, url, WORKERS, seconds)
+    figures["reserve_per_s_hot_sku"] = round(done / elapsed)
+
+    log(f"{name}: uniform SKUs × nodes, {WORKERS} processes × {seconds}s")
+    done, refused, elapsed = run_workers(uniform_worker, url, WORKERS, seconds)
+    figures["reserve_per_s_uniform"] = round(done / elapsed)
+
+    log(f"{name}: {WORKERS} processes race for {LIMITED_STOCK} units")
+    done, refused, _ = run_workers(limited_worker, url, WORKERS, seconds)
+    figures["limited_stock"] = LIMITED_STOCK
+    figures["limited_reserved"] = done
+    figures["limited_refused"] = refused
+    figures["oversold"] = max(0, done - LIMITED_STOCK) + oversold_levels(engine)
+
+    log(f"{name}: ATP near a point through HTTP")
+    figures.update(atp_near_latency(url, data["nodes"], requests=2000))
+
+    log(f"{name}: POS batch ingest")
+    figures.update(pos_ingest(engine, node_codes, seconds))
+
+    log(f"{name}: reconcile")
+    with unit_of_work(engine, readonly=True) as session:
+        report = ledger.reconcile(session)
+    figures["reconcile_rows"] = report.rows_checked
+    figures["reconcile_drift"] = len(report.drifted)
+    figures["workers"] = WORKERS
+    figures["seconds_per_phase"] = seconds
+    log(f"{name}: {json.dumps(figures)}")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--only", choices=["postgresql", "sqlite"])
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    started = time.perf_counter()
+    if args.only in (None, "postgresql"):
+        url = os.environ.get("YIPAN_BENCH_DATABASE_URL", DEFAULT_PG)
+        engine = fresh_postgres(url)
+        results["postgresql"] = run_backend("postgresql", url, engine, args.seconds)
+        engine.dispose()
+    if args.only in (None, "sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = fresh_sqlite(Path(tmp))
+            url = engine.url.render_as_string()
+            results["sqlite"] = run_backend("sqlite", url, engine, args.seconds)
+            engine.dispose()
+    total = round(time.perf_counter() - started)
+    for figures in results.values():
+        figures["machine"] = {**machine(), "bench_total_s": total}
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
