@@ -6,7 +6,7 @@ from sqlalchemy import Engine
 
 from yipan.events.service import HandlerRegistry, InProcessRelay
 from yipan.events.worker import OutboxWorker
-from yipan.inventory.service import reservations
+from yipan.inventory.service import alerts, reservations
 from yipan.kernel.config import Settings
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.periodic import PeriodicJob
@@ -14,6 +14,13 @@ from yipan.kernel.periodic import PeriodicJob
 
 def event_registry() -> HandlerRegistry:
     registry = HandlerRegistry()
+    registry.register("inventory.StockFellBelowThreshold", alerts.on_stock_fell_below)
+    for name in (
+        "inventory.StockMoved",
+        "inventory.ReservationReleased",
+        "inventory.StockPolicyChanged",
+    ):
+        registry.register(name, alerts.on_stock_may_have_risen)
     return registry
 
 
@@ -25,6 +32,11 @@ def sweep_expired_reservations(engine: Engine) -> int:
         released += n
         if n < 500:
             return released
+
+
+def sweep_recovered_alerts(engine: Engine) -> int:
+    with unit_of_work(engine) as session:
+        return alerts.clear_recovered_alerts(session)
 
 
 class Background:
@@ -40,11 +52,16 @@ class Background:
         self.sweeper = PeriodicJob(
             "reservation-sweeper", 30.0, lambda: sweep_expired_reservations(engine)
         )
+        self.alert_sweeper = PeriodicJob(
+            "alert-sweeper", 60.0, lambda: sweep_recovered_alerts(engine)
+        )
 
     def start(self) -> None:
         self.outbox.start()
         self.sweeper.start()
+        self.alert_sweeper.start()
 
     def stop(self) -> None:
+        self.alert_sweeper.stop()
         self.sweeper.stop()
         self.outbox.stop()

@@ -145,3 +145,17 @@ class AlertAcknowledged(DomainEvent):
 
     def aggregate_id(self) -> str:
         return str(self.alert_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertCleared(DomainEvent):
+    """The node's ATP is back at or above the threshold; a later drop raises a new alert."""
+
+    name: ClassVar[str] = "inventory.AlertCleared"
+    aggregate: ClassVar[str] = "alert"
+    alert_id: int
+    sku: str
+    node: str
+
+    def aggregate_id(self) -> str:
+        return str(self.alert_id)

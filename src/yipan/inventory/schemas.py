@@ -183,7 +183,12 @@ class TransferLineIn(_In):
 
 class TransferIn(_In):
     code: str | None = Field(
-        default=None, description="Client-chosen transfer code; sending it twice is harmless"
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$",
+        description="Client-chosen transfer code; sending it twice is harmless. Omit it to get "
+        "a generated one (TR-<yyyymmdd>-<n>)",
     )
     source: str = Field(min_length=1, max_length=64)
     destination: str = Field(min_length=1, max_length=64)
@@ -227,7 +232,29 @@ class TransferOut(BaseModel):
     shipped_at: datetime | None
     received_at: datetime | None
     closed_at: datetime | None
+    cancelled_at: datetime | None = None
     lines: list[TransferLineOut]
+
+
+class TransferCancelIn(_In):
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class InTransitTransfer(BaseModel):
+    code: str
+    source: str
+    destination: str
+    quantity: int
+
+
+class InTransitOut(BaseModel):
+    """Units of a SKU on the road to (inbound) and from (outbound) a node: shipped, not received."""
+
+    sku: str
+    node: str
+    inbound: int
+    outbound: int
+    transfers: list[InTransitTransfer]
 
 
 class NearbySurplus(BaseModel):
@@ -249,6 +276,7 @@ class AlertOut(BaseModel):
     raised_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None
+    note: str | None = None
     cleared_at: datetime | None
 
 
