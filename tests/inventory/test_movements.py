@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from tests import factories
+from yipan.events.service import recent_events
 from yipan.inventory.errors import StockWouldGoNegative, UnknownNode
 from yipan.inventory.models import Movement
 from yipan.inventory.schemas import MovementIn, ReserveIn
@@ -240,3 +241,29 @@ def test_stock_invariants_hold_for_any_sequence(sqlite_engine: Engine, ops: list
         for sku, node in itertools.product(["TEE", "CAP"], ["ST-1", "ST-2"]):
             level = ledger.stock_level(session, sku=sku, node=node)
             assert 0 <= level.reserved <= level.on_hand
+
+
+def test_a_batch_records_one_stock_moved_event_per_node(pool: Engine) -> None:
+    ingest(
+        pool,
+        [
+            row("a", quantity=10),
+            row("b", kind="sale", quantity=3),
+            row("c", quantity=4, sku="CAP"),
+            row("d", quantity=2, node="ST-2"),
+        ],
+    )
+    with unit_of_work(pool, readonly=True) as session:
+        moved = {
+            e["aggregate_id"]: e["payload"]
+            for e in recent_events(session, aggregate_type="node")
+            if e["name"] == "inventory.StockMoved"
+        }
+    assert set(moved) == {"ST-1", "ST-2"}
+    assert sorted(moved["ST-1"]["changes"], key=lambda c: c["sku"]) == [
+        {"sku": "CAP", "kind": "receipt", "quantity": 4, "on_hand": 4},
+        {"sku": "TEE", "kind": "mixed", "quantity": 7, "on_hand": 7},
+    ]
+    assert moved["ST-2"]["changes"] == [
+        {"sku": "TEE", "kind": "receipt", "quantity": 2, "on_hand": 2}
+    ]

@@ -30,6 +30,9 @@ _BULK_FROM = 20
 
 
 class Relay(Protocol):
+    def wants(self, name: str) -> bool:
+        """Whether events of this name go anywhere (a bus relay wants them all)."""
+
     def deliver(self, session: Session, message: OutboxMessage) -> None:
         """Hand one message on; raise to have it retried later."""
 
@@ -61,7 +64,7 @@ def record_many(
     if len(rows) > _BULK_FROM:
         bulk_insert(session, _TABLE, rows)
     else:
-        session.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+        session.connection().execute(_INSERT, rows[0] if len(rows) == 1 else rows)
 
 
 class HandlerRegistry:
@@ -81,6 +84,9 @@ class HandlerRegistry:
 class InProcessRelay:
     def __init__(self, registry: HandlerRegistry) -> None:
         self.registry = registry
+
+    def wants(self, name: str) -> bool:
+        return bool(self.registry.handlers_for(name))
 
     def deliver(self, session: Session, message: OutboxMessage) -> None:
         for handler in self.registry.handlers_for(message.name):
@@ -134,6 +140,11 @@ def _deliver_one(
     max_attempts: int,
     report: DeliveryReport,
 ) -> None:
+    if not relay.wants(row.name):  # nobody listens: no savepoint, no handler, just done
+        row.status = DELIVERED
+        row.delivered_at = clock.now()
+        report.delivered += 1
+        return
     message = OutboxMessage(
         id=row.id,
         name=row.name,

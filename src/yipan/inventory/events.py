@@ -44,13 +44,19 @@ class ReservationCommitted(_StockEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
-class StockMoved(_StockEvent):
+class StockMoved(DomainEvent):
+    """On-hand stock changed at one node. One entry per SKU, net of the rows applied together:
+    a POS upload of a thousand sales at a store is one event, not a thousand."""
+
     name: ClassVar[str] = "inventory.StockMoved"
-    kind: str
-    quantity: int
-    reference: str | None
-    channel: str | None
-    on_hand: int
+    aggregate: ClassVar[str] = "node"
+    node: str
+    changes: list[dict[str, int | str]]  # {"sku", "kind", "quantity", "on_hand"}
+    reference: str | None = None
+    channel: str | None = None
+
+    def aggregate_id(self) -> str:
+        return self.node
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, literal_column, select, text, update
+from sqlalchemy import Table, literal_column, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from yipan.catalog import service as catalog
@@ -60,10 +60,17 @@ def on_stock_fell_below(session: Session, message: OutboxMessage) -> None:
 
 
 def on_stock_may_have_risen(session: Session, message: OutboxMessage) -> None:
-    """Handler of events after which ATP may be back: clear that SKU × node's alert if so."""
-    pair = _pair(session, message.payload["sku"], message.payload["node"])
-    if pair is not None:
-        _clear(session, SystemClock().now(), pair)
+    """Handler of events after which ATP may be back: clear those SKU × node alerts if so.
+
+    `StockMoved` names one node and many SKUs; the other events one SKU × node.
+    """
+    payload = message.payload
+    skus = [c["sku"] for c in payload["changes"]] if "changes" in payload else [payload["sku"]]
+    sku_map = catalog.find_sku_ids(session, skus)
+    nid = find_node_ids(session, [payload["node"]]).get(payload["node"])
+    pairs = [(sku_map[s], nid) for s in skus if s in sku_map and nid is not None]
+    if pairs:
+        _clear(session, SystemClock().now(), pairs)
 
 
 def raise_low_stock_alert(
@@ -173,7 +180,7 @@ def clear_recovered_alerts(session: Session, *, clock: Clock | None = None) -> i
     return _clear(session, (clock or SystemClock()).now(), None)
 
 
-def _clear(session: Session, now: datetime, pair: tuple[int, int] | None) -> int:
+def _clear(session: Session, now: datetime, pairs: list[tuple[int, int]] | None) -> int:
     # A threshold of zero means the node no longer has a policy: nothing to be low against.
     stmt = (
         select(
@@ -189,9 +196,10 @@ def _clear(session: Session, now: datetime, pair: tuple[int, int] | None) -> int
         )
         .where(_LIVE)
     )
-    if pair is not None:
+    if pairs is not None:
         stmt = stmt.where(
-            alerts.c.kind == LOW_STOCK, alerts.c.sku_id == pair[0], alerts.c.node_id == pair[1]
+            alerts.c.kind == LOW_STOCK,
+            tuple_(alerts.c.sku_id, alerts.c.node_id).in_(pairs),
         )
     recovered = [
         r.id

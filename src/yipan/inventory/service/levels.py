@@ -166,7 +166,7 @@ def reserve_level(
     params = {"p_sku": sku_id, "p_node": node_id, "p_qty": quantity, "p_now": now}
     if buffer is not None:
         params["p_buffer"] = buffer.value
-    row = session.execute(_RESERVE[buffer.mode if buffer else None], params).first()
+    row = session.connection().execute(_RESERVE[buffer.mode if buffer else None], params).first()
     return None if row is None else _change(row, 0, quantity)
 
 

@@ -280,6 +280,9 @@ def _write(
 ) -> None:
     ledger: list[dict[str, Any]] = []
     recorded: list[DomainEvent] = []
+    moved: dict[str, list[dict[str, int | str]]] = defaultdict(list)
+    references: dict[str, set[str | None]] = defaultdict(set)
+    channels: dict[str, set[str | None]] = defaultdict(set)
     for pair in sorted(applied):
         kept = applied[pair]
         for r, delta in kept:
@@ -306,22 +309,35 @@ def _write(
             continue
         first = kept[0][0].movement
         kinds = {r.movement.kind.value for r, _ in kept}
-        recorded.append(
-            StockMoved(
-                sku=first.sku,
-                node=first.node,
-                kind=kinds.pop() if len(kinds) == 1 else "mixed",
-                quantity=sum(d for _, d in kept),
-                reference=first.reference if len(kept) == 1 else None,
-                channel=first.channel,
-                on_hand=change.on_hand,
-            )
+        moved[first.node].append(
+            {
+                "sku": first.sku,
+                "kind": kinds.pop() if len(kinds) == 1 else "mixed",
+                "quantity": sum(d for _, d in kept),
+                "on_hand": change.on_hand,
+            }
         )
+        references[first.node].update(r.movement.reference for r, _ in kept)
+        channels[first.node].update(r.movement.channel for r, _ in kept)
         below = change.fell_below(first.sku, first.node)
         if below is not None:
             recorded.append(below)
+    for node, node_changes in moved.items():
+        recorded.append(
+            StockMoved(
+                node=node,
+                changes=node_changes,
+                reference=_only(references[node]),
+                channel=_only(channels[node]),
+            )
+        )
     lv.write_movements(session, ledger)
     events.record_many(session, recorded, clock=clock)
+
+
+def _only(values: set[str | None]) -> str | None:
+    """The one value all rows share, or None when they differ."""
+    return next(iter(values)) if len(values) == 1 else None
 
 
 def record_movement(

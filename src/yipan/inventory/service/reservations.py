@@ -50,19 +50,23 @@ def reserve(
     ids: dict[tuple[int, int], int] = {}
     hold = _hold_statement(session)
     for sku_id, node_id, quantity, _sku, _node in lines:
-        new_id = session.execute(
-            hold,
-            {
-                "reference": reserve_in.reference,
-                "sku_id": sku_id,
-                "node_id": node_id,
-                "quantity": quantity,
-                "channel": reserve_in.channel,
-                "status": ReservationStatus.ACTIVE.value,
-                "expires_at": expires_at,
-                "created_at": now,
-            },
-        ).scalar()
+        new_id = (
+            session.connection()
+            .execute(
+                hold,
+                {
+                    "reference": reserve_in.reference,
+                    "sku_id": sku_id,
+                    "node_id": node_id,
+                    "quantity": quantity,
+                    "channel": reserve_in.channel,
+                    "status": ReservationStatus.ACTIVE.value,
+                    "expires_at": expires_at,
+                    "created_at": now,
+                },
+            )
+            .scalar()
+        )
         if new_id is None:
             return _replay(session, reserve_in.reference, lines)
         ids[(sku_id, node_id)] = new_id

@@ -253,6 +253,7 @@ def ship_transfer(session: Session, code: str, *, clock: Clock | None = None) ->
     }
     ledger: list[dict[str, Any]] = []
     recorded: list[DomainEvent] = []
+    shipped_out: list[dict[str, int | str]] = []
     for line in lines:  # in sku_id order; the node is the same for all
         hold = active.get(line.sku_id)
         done = 0
@@ -287,16 +288,13 @@ def ship_transfer(session: Session, code: str, *, clock: Clock | None = None) ->
                 reason=f"transfer {code} shipped",
             )
         )
-        recorded.append(
-            StockMoved(
-                sku=skus[line.sku_id],
-                node=source,
-                kind=MovementKind.TRANSFER_OUT.value,
-                quantity=-quantity,
-                reference=reference,
-                channel=None,
-                on_hand=change.on_hand,
-            )
+        shipped_out.append(
+            {
+                "sku": skus[line.sku_id],
+                "kind": MovementKind.TRANSFER_OUT.value,
+                "quantity": -quantity,
+                "on_hand": change.on_hand,
+            }
         )
         below = change.fell_below(skus[line.sku_id], source)
         if below is not None:  # cannot happen (the goods were already off ATP), but cheap to ask
@@ -307,6 +305,7 @@ def ship_transfer(session: Session, code: str, *, clock: Clock | None = None) ->
         .values(quantity_shipped=transfer_lines.c.quantity_requested)
     )
     lv.write_movements(session, ledger)
+    recorded.append(StockMoved(node=source, changes=shipped_out, reference=reference))
     recorded.append(
         TransferShipped(
             transfer=code,
@@ -357,6 +356,7 @@ def receive_transfer(
     recorded: list[DomainEvent] = []
     received: list[dict[str, int | str]] = []
     discrepancies: list[dict[str, int | str]] = []
+    arrivals: list[dict[str, int | str]] = []
     for line, (r, d, _) in zip(lines, counted, strict=True):
         sku = skus[line.sku_id]
         received.append({"sku": sku, "received": r, "damaged": d})
@@ -384,17 +384,16 @@ def receive_transfer(
                 reason=f"transfer {code} received",
             )
         )
-        recorded.append(
-            StockMoved(
-                sku=sku,
-                node=destination,
-                kind=MovementKind.TRANSFER_IN.value,
-                quantity=r,
-                reference=reference,
-                channel=None,
-                on_hand=changes[(line.sku_id, dest)].on_hand,
-            )
+        arrivals.append(
+            {
+                "sku": sku,
+                "kind": MovementKind.TRANSFER_IN.value,
+                "quantity": r,
+                "on_hand": changes[(line.sku_id, dest)].on_hand,
+            }
         )
+    if arrivals:
+        recorded.append(StockMoved(node=destination, changes=arrivals, reference=reference))
     lv.write_movements(session, ledger)
     recorded.append(TransferReceived(transfer=code, lines=received, discrepancies=discrepancies))
     events.record_many(session, recorded, clock=clock)
