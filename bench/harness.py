@@ -56,9 +56,7 @@ def fresh_sqlite(directory: Path) -> Engine:
 Worker = Callable[[str, int, float, Any], tuple[int, int, float]]
 
 
-def run_workers(
-    target: Worker, url: str, processes: int, seconds: float
-) -> tuple[int, int, float]:
+def run_workers(target: Worker, url: str, processes: int, seconds: float) -> tuple[int, int, float]:
     """Start `processes` workers together; each works for `seconds` and reports
     (done, refused, elapsed). Returns the totals and the longest elapsed time."""
     ctx = multiprocessing.get_context("spawn")

@@ -35,11 +35,13 @@ from bench.harness import (
 from yipan.catalog import service as catalog
 from yipan.catalog.schemas import SkuIn
 from yipan.demo.network import demo_nodes
+from yipan.events.service import InProcessRelay, deliver_pending
 from yipan.inventory.errors import InsufficientStock
 from yipan.inventory.models import StockLevel
 from yipan.inventory.schemas import ReserveIn
 from yipan.inventory.service import ledger, movements, nodes, reservations
 from yipan.kernel.db import make_engine, unit_of_work
+from yipan.wiring import event_registry
 
 WORKERS = 16
 SKUS = 400
@@ -59,15 +61,22 @@ def seed(engine: Engine) -> dict[str, Any]:
         for node in node_list:
             nodes.save_node(session, node)
         for code in [HOT_SKU, LIMITED_SKU] + [sku_code(i) for i in range(SKUS)]:
-            catalog.upsert_sku(session, SkuIn(
-                code=code, name=code, product_code=code, category_code="bench",
-                list_price_fen=9900,
-            ))
+            catalog.upsert_sku(
+                session,
+                SkuIn(
+                    code=code,
+                    name=code,
+                    product_code=code,
+                    category_code="bench",
+                    list_price_fen=9900,
+                ),
+            )
     codes = [n.code for n in node_list]
     hot_node = next(n.code for n in node_list if n.type == "store")
     opening = [
         {"sku": sku_code(i), "node": code, "kind": "receipt", "quantity": UNIFORM_STOCK}
-        for i in range(SKUS) for code in codes
+        for i in range(SKUS)
+        for code in codes
     ]
     opening += [
         {"sku": HOT_SKU, "node": hot_node, "kind": "receipt", "quantity": 5_000_000},
@@ -79,7 +88,9 @@ def seed(engine: Engine) -> dict[str, Any]:
     return {"nodes": node_list, "hot_node": hot_node}
 
 
-def _reserve_loop(url: str, worker: int, seconds: float, barrier: Any, pick: Any) -> tuple[int, int, float]:
+def _reserve_loop(
+    url: str, worker: int, seconds: float, barrier: Any, pick: Any
+) -> tuple[int, int, float]:
     engine = make_engine(url, pool_size=1)
     rng = random.Random(worker)
     done = refused = i = 0
@@ -89,10 +100,13 @@ def _reserve_loop(url: str, worker: int, seconds: float, barrier: Any, pick: Any
         sku, node = pick(rng)
         try:
             with unit_of_work(engine) as session:
-                reservations.reserve(session, ReserveIn(
-                    reference=f"b{worker}-{i}-{rng.random()}",
-                    lines=[{"sku": sku, "node": node, "quantity": 1}],
-                ))
+                reservations.reserve(
+                    session,
+                    ReserveIn(
+                        reference=f"b{worker}-{i}-{rng.random()}",
+                        lines=[{"sku": sku, "node": node, "quantity": 1}],
+                    ),
+                )
             done += 1
         except InsufficientStock:
             refused += 1
@@ -110,7 +124,10 @@ def hot_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple[int
 def uniform_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple[int, int, float]:
     codes = json.loads(os.environ["BENCH_NODES"])
     return _reserve_loop(
-        url, worker, seconds, barrier,
+        url,
+        worker,
+        seconds,
+        barrier,
         lambda rng: (sku_code(rng.randrange(SKUS)), rng.choice(codes)),
     )
 
@@ -125,10 +142,13 @@ def limited_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple
     for i in range(LIMITED_STOCK // WORKERS * 2):
         try:
             with unit_of_work(engine) as session:
-                reservations.reserve(session, ReserveIn(
-                    reference=f"l{worker}-{i}",
-                    lines=[{"sku": LIMITED_SKU, "node": node, "quantity": 1}],
-                ))
+                reservations.reserve(
+                    session,
+                    ReserveIn(
+                        reference=f"l{worker}-{i}",
+                        lines=[{"sku": LIMITED_SKU, "node": node, "quantity": 1}],
+                    ),
+                )
             done += 1
         except InsufficientStock:
             refused += 1
@@ -138,10 +158,14 @@ def limited_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple
 
 def oversold_levels(engine: Engine) -> int:
     with unit_of_work(engine, readonly=True) as session:
-        return session.scalar(
-            select(func.count()).select_from(StockLevel)
-            .where(StockLevel.reserved > StockLevel.on_hand)
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(StockLevel)
+                .where(StockLevel.reserved > StockLevel.on_hand)
+            )
+            or 0
+        )
 
 
 def free_port() -> int:
@@ -155,8 +179,17 @@ def atp_near_latency(url: str, node_list: list[Any], requests: int) -> dict[str,
     port = free_port()
     env = {**os.environ, "YIPAN_DATABASE_URL": url}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "yipan.app:create_app", "--factory",
-         "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "yipan.app:create_app",
+            "--factory",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         env=env,
     )
     try:
@@ -172,11 +205,15 @@ def atp_near_latency(url: str, node_list: list[Any], requests: int) -> dict[str,
 
             def one() -> float:
                 centre = rng.choice(node_list)
-                params = {"lat": centre.latitude + rng.uniform(-0.1, 0.1),
-                          "lon": centre.longitude + rng.uniform(-0.1, 0.1), "radius_km": 50}
+                params = {
+                    "lat": centre.latitude + rng.uniform(-0.1, 0.1),
+                    "lon": centre.longitude + rng.uniform(-0.1, 0.1),
+                    "radius_km": 50,
+                }
                 t0 = time.perf_counter()
-                response = client.get(f"/api/v1/atp/{sku_code(rng.randrange(SKUS))}/near",
-                                      params=params)
+                response = client.get(
+                    f"/api/v1/atp/{sku_code(rng.randrange(SKUS))}/near", params=params
+                )
                 elapsed = (time.perf_counter() - t0) * 1000
                 response.raise_for_status()
                 return elapsed
@@ -188,33 +225,67 @@ def atp_near_latency(url: str, node_list: list[Any], requests: int) -> dict[str,
         server.terminate()
         server.wait(timeout=30)
     cut = percentiles(samples)
-    return {"atp_near_p50_ms": cut["p50"], "atp_near_p99_ms": cut["p99"],
-            "atp_near_max_ms": cut["max"], "atp_near_requests": requests}
+    return {
+        "atp_near_p50_ms": cut["p50"],
+        "atp_near_p99_ms": cut["p99"],
+        "atp_near_max_ms": cut["max"],
+        "atp_near_requests": requests,
+    }
 
 
-def pos_ingest(engine: Engine, node_codes: list[str], seconds: float) -> dict[str, float]:
-    """Batches of 1,000 POS/WMS movements (70 % sales, 30 % receipts) through the service."""
-    rng = random.Random(3)
-    rows = 0
-    batch_no = 0
+POS_BATCH = 1000
+POS_WORKERS = 4
+
+
+def _pos_batch(rng: random.Random, node_codes: list[str], tag: str) -> list[dict[str, Any]]:
+    """A thousand POS/WMS movements: 70 % sales, 30 % receipts, over random SKUs × nodes."""
+    batch = []
+    for j in range(POS_BATCH):
+        sale = rng.random() < 0.7
+        batch.append(
+            {
+                "sku": sku_code(rng.randrange(SKUS)),
+                "node": rng.choice(node_codes),
+                "kind": "sale" if sale else "receipt",
+                "quantity": rng.randint(1, 3),
+                "channel": "pos",
+                "reference": f"receipt-{tag}",
+                "idempotency_key": f"pos-{tag}-{j}",
+            }
+        )
+    return batch
+
+
+def pos_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple[int, int, float]:
+    """Uploads batches through the service for `seconds` (wall time, making the batches
+    included, so the figure is conservative)."""
+    engine = make_engine(url, pool_size=1)
+    node_codes = json.loads(os.environ["BENCH_NODES"])
+    rng = random.Random(100 + worker)
+    accepted = rejected = n = 0
+    barrier.wait()
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
-        batch = []
-        for j in range(1000):
-            sale = rng.random() < 0.7
-            batch.append({
-                "sku": sku_code(rng.randrange(SKUS)), "node": rng.choice(node_codes),
-                "kind": "sale" if sale else "receipt", "quantity": rng.randint(1, 3),
-                "channel": "pos", "reference": f"receipt-{batch_no}",
-                "idempotency_key": f"pos-{batch_no}-{j}",
-            })
+        batch = _pos_batch(rng, node_codes, f"{worker}-{n}")
         with unit_of_work(engine) as session:
             result = movements.ingest_movements(session, batch)
-        rows += result.accepted
-        batch_no += 1
+        accepted += result.accepted
+        rejected += result.rejected
+        n += 1
     elapsed = time.perf_counter() - start
-    return {"pos_events_per_s": round(rows / elapsed), "pos_batch_size": 1000,
-            "pos_events": rows}
+    engine.dispose()
+    return accepted, rejected, elapsed
+
+
+def drain_outbox(engine: Engine) -> dict[str, float]:
+    """Deliver the events the phases above recorded, as the worker would."""
+    t0 = time.perf_counter()
+    report = deliver_pending(engine, InProcessRelay(event_registry()), batch_size=500)
+    elapsed = time.perf_counter() - t0
+    return {
+        "outbox_delivered": report.delivered,
+        "outbox_events_per_s": round(report.delivered / elapsed) if elapsed else 0,
+    }
 
 
 def run_backend(name: str, url: str, engine: Engine, seconds: float) -> dict[str, Any]:
@@ -242,11 +313,21 @@ def run_backend(name: str, url: str, engine: Engine, seconds: float) -> dict[str
     figures["limited_refused"] = refused
     figures["oversold"] = max(0, done - LIMITED_STOCK) + oversold_levels(engine)
 
+    log(f"{name}: delivering the outbox")
+    figures.update(drain_outbox(engine))
+
     log(f"{name}: ATP near a point through HTTP")
     figures.update(atp_near_latency(url, data["nodes"], requests=2000))
 
-    log(f"{name}: POS batch ingest")
-    figures.update(pos_ingest(engine, node_codes, seconds))
+    log(f"{name}: POS batch ingest, one uploader")
+    done, refused, elapsed = run_workers(pos_worker, url, 1, seconds)
+    figures["pos_events_per_s_one_uploader"] = round(done / elapsed)
+    log(f"{name}: POS batch ingest, {POS_WORKERS} uploaders")
+    done, refused, elapsed = run_workers(pos_worker, url, POS_WORKERS, seconds)
+    figures["pos_events_per_s"] = round(done / elapsed)
+    figures["pos_uploaders"] = POS_WORKERS
+    figures["pos_batch_size"] = POS_BATCH
+    figures["pos_rejected"] = refused
 
     log(f"{name}: reconcile")
     with unit_of_work(engine, readonly=True) as session:

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from sqlalchemy import Engine, text
 
 from yipan.events import service as events
 from yipan.events.worker import OutboxWorker
 from yipan.inventory.events import NodeSaved
 from yipan.kernel import migrate
-from yipan.kernel.db import normalise_url, unit_of_work
+from yipan.kernel.db import normalise_url, on_commit, unit_of_work
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
@@ -40,3 +41,26 @@ def test_the_worker_delivers_right_after_a_commit(engine: Engine) -> None:
         assert delivered.wait(timeout=20)
     finally:
         worker.stop()
+
+
+def test_only_commits_that_recorded_events_wake_the_listeners(engine: Engine) -> None:
+    """Otherwise the outbox worker, whose own deliveries commit, would wake itself forever."""
+    woken: list[int] = []
+    on_commit(engine, lambda: woken.append(1))
+    with unit_of_work(engine) as session:
+        session.execute(text("SELECT 1"))
+    with unit_of_work(engine, readonly=True) as session:
+        events.record(session, NodeSaved(node="ST-1", created=True))
+    assert woken == []
+    with unit_of_work(engine) as session:
+        events.record(session, NodeSaved(node="ST-1", created=True))
+    assert woken == [1]
+
+    def failing() -> None:
+        with unit_of_work(engine) as session:
+            events.record(session, NodeSaved(node="ST-1", created=False))
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        failing()
+    assert woken == [1]

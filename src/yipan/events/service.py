@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
 from yipan.events.models import DEAD, DELIVERED, PENDING, OutboxEvent
 from yipan.kernel.clock import Clock, SystemClock, as_utc
-from yipan.kernel.db import bulk_insert, unit_of_work
+from yipan.kernel.db import bulk_insert, notify_after_commit, unit_of_work
 
 Handler = Callable[[Session, OutboxMessage], None]
 
@@ -61,6 +61,7 @@ def record_many(
         }
         for e in events
     ]
+    notify_after_commit(session)
     if len(rows) > _BULK_FROM:
         bulk_insert(session, _TABLE, rows)
     else:

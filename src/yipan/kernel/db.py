@@ -101,6 +101,18 @@ def remove_commit_listener(engine: Engine, listener: Callable[[], None]) -> None
             listeners.remove(listener)
 
 
+_NOTIFY = "yipan_notify_after_commit"
+
+
+def notify_after_commit(session: Session) -> None:
+    """Ask the unit of work to call the commit listeners once this transaction commits.
+
+    Only transactions that recorded something worth waking for set this; otherwise a listener
+    whose own work commits (the outbox worker) would wake itself forever.
+    """
+    session.info[_NOTIFY] = True
+
+
 @contextmanager
 def unit_of_work(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
     """One business transaction: commit when the block ends cleanly, roll back on any error.
@@ -120,8 +132,9 @@ def unit_of_work(engine: Engine, *, readonly: bool = False) -> Iterator[Session]
         session.rollback()
         raise
     finally:
+        notify = session.info.pop(_NOTIFY, False)
         session.close()
-    if not readonly:
+    if notify and not readonly:
         for listener in list(_commit_listeners.get(engine, ())):
             listener()
 
