@@ -8,6 +8,7 @@ from sqlalchemy import Engine, func, select
 from tests import factories
 from yipan.catalog.errors import UnknownSku
 from yipan.events.models import OutboxEvent
+from yipan.events.service import recent_events
 from yipan.inventory.errors import (
     InsufficientStock,
     InvalidQuantity,
@@ -209,3 +210,18 @@ def test_the_sweeper_releases_expired_holds_only(pool: Engine) -> None:
     with unit_of_work(pool) as session:
         assert reservations.release_expired(session, clock=clock) == 1
     assert level(pool, "TEE", "ST-1").reserved == 1
+
+
+def test_each_hold_records_its_event_with_the_reservation_id(pool: Engine) -> None:
+    one = hold(pool, "order:8", ("TEE", "ST-1", 2))
+    two = hold(pool, "order:9", ("TEE", "ST-1", 1), ("CAP", "ST-1", 1))
+    hold(pool, "order:8", ("TEE", "ST-1", 2))  # a replay records nothing
+    with unit_of_work(pool, readonly=True) as session:
+        payloads = [
+            e["payload"]
+            for e in recent_events(session, aggregate_type="stock")
+            if e["name"] == "inventory.StockReserved"
+        ]
+    assert sorted((p["reference"], p["sku"], p["reservation_id"]) for p in payloads) == sorted(
+        (r.reference, r.sku, r.id) for r in one + two
+    )

@@ -8,6 +8,7 @@ implement the same `deliver` by publishing (at least once; consumers dedupe on t
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -66,6 +67,37 @@ def record_many(
         bulk_insert(session, _TABLE, rows)
     else:
         session.connection().execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+
+
+def outbox_insert_from(source_sql: str) -> str:
+    """SQL of a data-modifying CTE that records one event per row of `source_sql`.
+
+    For the few hot paths (PostgreSQL) where a change and its event must be written by a single
+    statement: `source_sql` yields `name, aggregate_type, aggregate_id, payload (jsonb),
+    occurred_at`; the outbox's own columns are filled here. The caller must also call
+    `recorded_in_statement(session)`.
+    """
+    return (
+        "INSERT INTO events_outbox (name, aggregate_type, aggregate_id, payload, occurred_at, "
+        "status, attempts, next_attempt_at) "
+        f"SELECT src.name, src.aggregate_type, src.aggregate_id, src.payload, src.occurred_at, "
+        f"'{PENDING}', 0, src.occurred_at FROM ({source_sql}) AS src"
+    )
+
+
+def event_params(event: DomainEvent) -> dict[str, Any]:
+    """Bind values describing `event` for a statement built with `outbox_insert_from`."""
+    return {
+        "event_name": event.name,
+        "event_aggregate_type": event.aggregate,
+        "event_aggregate_id": event.aggregate_id(),
+        "event_payload": json.dumps(event.payload()),
+    }
+
+
+def recorded_in_statement(session: Session) -> None:
+    """Events were written by the caller's own statement: wake the worker after the commit."""
+    notify_after_commit(session)
 
 
 class HandlerRegistry:

@@ -75,7 +75,7 @@ class LevelChange:
         return None
 
 
-def _change(row: Any, on_hand_delta: int, reserved_delta: int) -> LevelChange:
+def level_change(row: Any, on_hand_delta: int, reserved_delta: int) -> LevelChange:
     return LevelChange(
         sku_id=row.sku_id,
         node_id=row.node_id,
@@ -167,7 +167,7 @@ def reserve_level(
     if buffer is not None:
         params["p_buffer"] = buffer.value
     row = session.connection().execute(_RESERVE[buffer.mode if buffer else None], params).first()
-    return None if row is None else _change(row, 0, quantity)
+    return None if row is None else level_change(row, 0, quantity)
 
 
 def unreserve_level(
@@ -195,7 +195,7 @@ def unreserve_level(
         )
         .returning(*_RETURNING)
     ).one()
-    return _change(row, on_hand_delta, -quantity)
+    return level_change(row, on_hand_delta, -quantity)
 
 
 def add_on_hand(
@@ -214,7 +214,7 @@ def add_on_hand(
         .values(on_hand=levels.c.on_hand + delta, updated_at=now)
         .returning(*_RETURNING)
     ).first()
-    return None if row is None else _change(row, delta, 0)
+    return None if row is None else level_change(row, delta, 0)
 
 
 def add_on_hand_many(
@@ -258,7 +258,7 @@ def add_on_hand_many(
     )
     for row in rows:
         pair = (row.sku_id, row.node_id)
-        changed[pair] = _change(row, deltas[pair], 0)
+        changed[pair] = level_change(row, deltas[pair], 0)
     return changed
 
 
@@ -283,7 +283,7 @@ def _add_on_hand_many_sqlite(
         rows = json.dumps([[s, n, deltas[(s, n)]] for s, n in chunk])
         for row in session.execute(_SQLITE_ADD_MANY, {"rows": rows, "now": now}):
             pair = (row.sku_id, row.node_id)
-            changed[pair] = _change(row, deltas[pair], 0)
+            changed[pair] = level_change(row, deltas[pair], 0)
     return changed
 
 

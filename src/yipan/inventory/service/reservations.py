@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.orm import Session
 
 from yipan.catalog import service as catalog
@@ -46,6 +46,9 @@ def reserve(
     if expires_at is None and reserve_in.ttl_seconds:
         expires_at = now + timedelta(seconds=reserve_in.ttl_seconds)
     lines = _resolve(session, reserve_in.lines)
+    rules = buffer_rules(session, reserve_in.channel)
+    if len(lines) == 1 and not rules and session.get_bind().dialect.name == "postgresql":
+        return _reserve_one_line(session, reserve_in, lines[0], expires_at, now, clock)
 
     ids: dict[tuple[int, int], int] = {}
     hold = _hold_statement(session)
@@ -99,7 +102,6 @@ def reserve(
         )
         for sku_id, node_id, quantity, sku, node in lines
     ]
-    rules = buffer_rules(session, reserve_in.channel)
     types = _node_types(session, {n for _, n, _, _, _ in lines}) if rules else {}
     # The stock rows are locked last, so the hot row's lock lives only until the commit.
     crossed: list[DomainEvent] = []
@@ -114,6 +116,87 @@ def reserve(
             crossed.append(below)
     events.record_many(session, crossed, clock=clock)
     return held
+
+
+# The common case on PostgreSQL — one line, no channel buffer — in a single statement: the hold,
+# the conditional update of the level and the StockReserved event. A replay inserts no hold, and
+# then neither the update nor the event happens; a refused update leaves a hold that the caller's
+# rollback removes.
+_ONE_LINE = text(
+    "WITH hold AS ("
+    "INSERT INTO inventory_reservations (reference, sku_id, node_id, quantity, channel, status, "
+    "expires_at, created_at) VALUES (:reference, :sku_id, :node_id, :quantity, :channel, "
+    "'active', :expires_at, :now) "
+    "ON CONFLICT (reference, sku_id, node_id) DO NOTHING RETURNING id), "
+    "level AS ("
+    "UPDATE inventory_stock_levels SET reserved = reserved + :quantity, updated_at = :now "
+    "WHERE sku_id = :sku_id AND node_id = :node_id "
+    "AND on_hand - reserved - safety_stock >= :quantity "
+    "AND EXISTS (SELECT 1 FROM hold) "
+    "AND EXISTS (SELECT 1 FROM inventory_nodes WHERE id = :node_id AND active) "
+    "RETURNING sku_id, node_id, on_hand, reserved, safety_stock, reorder_point), "
+    "event AS ("
+    + events.outbox_insert_from(
+        "SELECT :event_name AS name, :event_aggregate_type AS aggregate_type, "
+        ":event_aggregate_id AS aggregate_id, "
+        "CAST(:event_payload AS jsonb) || jsonb_build_object('reservation_id', hold.id) "
+        "AS payload, CAST(:now AS timestamptz) AS occurred_at FROM hold, level"
+    )
+    + ") SELECT hold.id, level.sku_id, level.node_id, level.on_hand, level.reserved, "
+    "level.safety_stock, level.reorder_point FROM hold LEFT JOIN level ON true"
+)
+
+
+def _reserve_one_line(
+    session: Session,
+    reserve_in: ReserveIn,
+    line: Line,
+    expires_at: datetime | None,
+    now: datetime,
+    clock: Clock | None,
+) -> list[ReservationOut]:
+    sku_id, node_id, quantity, sku, node = line
+    reserved = StockReserved(
+        sku=sku, node=node, reference=reserve_in.reference, quantity=quantity, reservation_id=0
+    )
+    row = (
+        session.connection()
+        .execute(
+            _ONE_LINE,
+            {
+                "reference": reserve_in.reference,
+                "sku_id": sku_id,
+                "node_id": node_id,
+                "quantity": quantity,
+                "channel": reserve_in.channel,
+                "expires_at": expires_at,
+                "now": now,
+                **events.event_params(reserved),
+            },
+        )
+        .first()
+    )
+    if row is None:
+        return _replay(session, reserve_in.reference, [line])
+    if row.on_hand is None:
+        raise _why_not(session, sku_id, node_id, quantity, sku, node)
+    events.recorded_in_statement(session)
+    below = lv.level_change(row, 0, quantity).fell_below(sku, node)
+    if below is not None:
+        events.record(session, below, clock=clock)
+    return [
+        ReservationOut(
+            id=row.id,
+            reference=reserve_in.reference,
+            sku=sku,
+            node=node,
+            quantity=quantity,
+            status=ReservationStatus.ACTIVE.value,
+            channel=reserve_in.channel,
+            expires_at=expires_at,
+            created_at=now,
+        )
+    ]
 
 
 _HOLDS: dict[str, Any] = {}
