@@ -92,6 +92,7 @@ def _reserve_loop(
     url: str, worker: int, seconds: float, barrier: Any, pick: Any
 ) -> tuple[int, int, float]:
     engine = make_engine(url, pool_size=1)
+    warm_caches(engine)
     rng = random.Random(worker)
     done = refused = i = 0
     barrier.wait()
@@ -116,6 +117,14 @@ def _reserve_loop(
     return done, refused, elapsed
 
 
+def warm_caches(engine: Engine) -> None:
+    """Resolve every code once, as a long-running API process has: measure the steady state,
+    not each worker's first lookup of 400 SKUs."""
+    with unit_of_work(engine, readonly=True) as session:
+        catalog.find_sku_ids(session, [HOT_SKU, LIMITED_SKU, *(sku_code(i) for i in range(SKUS))])
+        nodes.find_node_ids(session, json.loads(os.environ["BENCH_NODES"]))
+
+
 def hot_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple[int, int, float]:
     node = os.environ["BENCH_HOT_NODE"]
     return _reserve_loop(url, worker, seconds, barrier, lambda _rng: (HOT_SKU, node))
@@ -135,6 +144,7 @@ def uniform_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple
 def limited_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple[int, int, float]:
     """Everyone races for LIMITED_STOCK units until they are gone."""
     engine = make_engine(url, pool_size=1)
+    warm_caches(engine)
     node = os.environ["BENCH_HOT_NODE"]
     done = refused = 0
     barrier.wait()
@@ -234,7 +244,7 @@ def atp_near_latency(url: str, node_list: list[Any], requests: int) -> dict[str,
 
 
 POS_BATCH = 1000
-POS_WORKERS = 4
+POS_WORKERS = 2
 
 
 def _pos_batch(rng: random.Random, node_codes: list[str], tag: str) -> list[dict[str, Any]]:
@@ -260,6 +270,7 @@ def pos_worker(url: str, worker: int, seconds: float, barrier: Any) -> tuple[int
     """Uploads batches through the service for `seconds` (wall time, making the batches
     included, so the figure is conservative)."""
     engine = make_engine(url, pool_size=1)
+    warm_caches(engine)
     node_codes = json.loads(os.environ["BENCH_NODES"])
     rng = random.Random(100 + worker)
     accepted = rejected = n = 0
@@ -305,6 +316,16 @@ def run_backend(name: str, url: str, engine: Engine, seconds: float) -> dict[str
     log(f"{name}: uniform SKUs × nodes, {WORKERS} processes × {seconds}s")
     done, refused, elapsed = run_workers(uniform_worker, url, WORKERS, seconds)
     figures["reserve_per_s_uniform"] = round(done / elapsed)
+
+    # Where the time goes: the same work with fewer processes than the target's 16 shows what
+    # 16 Python processes and 16 backends switching on 2 cores cost.
+    scaling = {}
+    for procs in (2, 4, 8):
+        log(f"{name}: uniform with {procs} processes")
+        done, refused, elapsed = run_workers(uniform_worker, url, procs, seconds / 2)
+        scaling[str(procs)] = round(done / elapsed)
+    scaling[str(WORKERS)] = figures["reserve_per_s_uniform"]
+    figures["reserve_per_s_uniform_by_processes"] = scaling
 
     log(f"{name}: {WORKERS} processes race for {LIMITED_STOCK} units")
     done, refused, _ = run_workers(limited_worker, url, WORKERS, seconds)
