@@ -317,16 +317,6 @@ def run_backend(name: str, url: str, engine: Engine, seconds: float) -> dict[str
     done, refused, elapsed = run_workers(uniform_worker, url, WORKERS, seconds)
     figures["reserve_per_s_uniform"] = round(done / elapsed)
 
-    # Where the time goes: the same work with fewer processes than the target's 16 shows what
-    # 16 Python processes and 16 backends switching on 2 cores cost.
-    scaling = {}
-    for procs in (2, 4, 8):
-        log(f"{name}: uniform with {procs} processes")
-        done, refused, elapsed = run_workers(uniform_worker, url, procs, seconds / 2)
-        scaling[str(procs)] = round(done / elapsed)
-    scaling[str(WORKERS)] = figures["reserve_per_s_uniform"]
-    figures["reserve_per_s_uniform_by_processes"] = scaling
-
     log(f"{name}: {WORKERS} processes race for {LIMITED_STOCK} units")
     done, refused, _ = run_workers(limited_worker, url, WORKERS, seconds)
     figures["limited_stock"] = LIMITED_STOCK
