@@ -223,43 +223,53 @@ def add_on_hand_many(
     """Apply many on-hand deltas at once; pairs missing from the result were refused.
 
     On PostgreSQL the rows are first locked in (sku, node) order, then changed by one
-    `UPDATE … FROM unnest(…)`; SQLite, which has a single writer anyway, takes them one by one.
+    `UPDATE … FROM unnest(…)`; SQLite, which has a single writer, with `UPDATE … FROM json_each(…)`.
     """
-    changed: dict[Pair, LevelChange] = {}
     if not deltas:
-        return changed
-    ensure_levels(session, [p for p, d in deltas.items() if d > 0], now)
+        return {}
+    apply = _add_many_pg if session.get_bind().dialect.name == "postgresql" else _add_many_sqlite
     ordered = sorted(deltas)
-    if session.get_bind().dialect.name != "postgresql":
-        return _add_on_hand_many_sqlite(session, deltas, ordered, now)
+    changed = apply(session, deltas, ordered, now)
+    # A receipt at a node that never held the SKU finds no level: create those, then apply.
+    # Only new rows are locked in this second pass, in order, and no one else can see them yet.
+    fresh = [p for p in ordered if p not in changed and deltas[p] > 0]
+    if fresh:
+        ensure_levels(session, fresh, now)
+        changed |= apply(session, deltas, fresh, now)
+    return changed
+
+
+def _add_many_pg(
+    session: Session, deltas: Mapping[Pair, int], ordered: Sequence[Pair], now: datetime
+) -> dict[Pair, LevelChange]:
+    """Lock the rows in (sku, node) order, then change them all with one statement."""
     skus = [p[0] for p in ordered]
     nodes = [p[1] for p in ordered]
-    amounts = [deltas[p] for p in ordered]
-    session.execute(
-        text(
-            "SELECT 1 FROM inventory_stock_levels s "
-            "JOIN unnest(CAST(:skus AS integer[]), CAST(:nodes AS integer[])) AS v(sku_id, node_id) "
-            "ON s.sku_id = v.sku_id AND s.node_id = v.node_id "
-            "ORDER BY s.sku_id, s.node_id FOR UPDATE OF s"
-        ),
-        {"skus": skus, "nodes": nodes},
-    )
+    session.execute(_PG_LOCK_MANY, {"skus": skus, "nodes": nodes})
     rows = session.execute(
-        text(
-            "UPDATE inventory_stock_levels s SET on_hand = s.on_hand + v.delta, updated_at = :now "
-            "FROM unnest(CAST(:skus AS integer[]), CAST(:nodes AS integer[]), "
-            "CAST(:deltas AS integer[])) AS v(sku_id, node_id, delta) "
-            "WHERE s.sku_id = v.sku_id AND s.node_id = v.node_id "
-            "AND s.on_hand + v.delta >= s.reserved "
-            "RETURNING s.sku_id, s.node_id, s.on_hand, s.reserved, s.safety_stock, "
-            "s.reorder_point"
-        ),
-        {"skus": skus, "nodes": nodes, "deltas": amounts, "now": now},
+        _PG_ADD_MANY,
+        {"skus": skus, "nodes": nodes, "deltas": [deltas[p] for p in ordered], "now": now},
     )
-    for row in rows:
-        pair = (row.sku_id, row.node_id)
-        changed[pair] = level_change(row, deltas[pair], 0)
-    return changed
+    return {
+        (row.sku_id, row.node_id): level_change(row, deltas[(row.sku_id, row.node_id)], 0)
+        for row in rows
+    }
+
+
+_PG_LOCK_MANY = text(
+    "SELECT 1 FROM inventory_stock_levels s "
+    "JOIN unnest(CAST(:skus AS integer[]), CAST(:nodes AS integer[])) AS v(sku_id, node_id) "
+    "ON s.sku_id = v.sku_id AND s.node_id = v.node_id "
+    "ORDER BY s.sku_id, s.node_id FOR UPDATE OF s"
+)
+_PG_ADD_MANY = text(
+    "UPDATE inventory_stock_levels s SET on_hand = s.on_hand + v.delta, updated_at = :now "
+    "FROM unnest(CAST(:skus AS integer[]), CAST(:nodes AS integer[]), "
+    "CAST(:deltas AS integer[])) AS v(sku_id, node_id, delta) "
+    "WHERE s.sku_id = v.sku_id AND s.node_id = v.node_id "
+    "AND s.on_hand + v.delta >= s.reserved "
+    "RETURNING s.sku_id, s.node_id, s.on_hand, s.reserved, s.safety_stock, s.reorder_point"
+)
 
 
 _SQLITE_BATCH = 5000
@@ -272,7 +282,7 @@ _SQLITE_ADD_MANY = text(
 ).bindparams(bindparam("now", type_=levels.c.updated_at.type))
 
 
-def _add_on_hand_many_sqlite(
+def _add_many_sqlite(
     session: Session, deltas: Mapping[Pair, int], ordered: Sequence[Pair], now: datetime
 ) -> dict[Pair, LevelChange]:
     """SQLite has a single writer, so no lock order to keep: one `UPDATE … FROM json_each(…)`
