@@ -127,12 +127,7 @@ def find_sku_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
 
 def sku_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
     """Map SKU codes to ids; raises `UnknownSku` naming every code that does not exist."""
-    wanted = set(codes)
-    found = find_sku_ids(session, wanted)
-    if len(found) < len(wanted):
-        unknown = sorted(wanted - found.keys())
-        raise UnknownSku(f"unknown SKU code(s): {', '.join(unknown[:20])}", codes=unknown)
-    return found
+    return _sku_ids.require(session, codes, UnknownSku, "SKU")
 
 
 def sku_id(session: Session, code: str) -> int:

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from yipan.kernel.errors import YipanError
+
 _CHUNK = 500
 
 
@@ -31,6 +33,17 @@ class IdCache:
         engine = getattr(engine, "_proxied", engine)
         with self._lock:
             return self._maps.setdefault(engine, {})
+
+    def require(
+        self, session: Session, codes: Iterable[str], error: type[YipanError], noun: str
+    ) -> dict[str, int]:
+        """The ids of all the codes; raises `error` naming every code that does not exist."""
+        wanted = set(codes)
+        found = self.find(session, wanted)
+        if len(found) < len(wanted):
+            unknown = sorted(wanted - found.keys())
+            raise error(f"unknown {noun} code(s): {', '.join(unknown[:20])}", codes=unknown)
+        return found
 
     def find(self, session: Session, codes: Iterable[str]) -> dict[str, int]:
         """The ids of the codes that exist; unknown codes are simply absent."""

@@ -35,12 +35,7 @@ def find_node_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
 
 def node_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
     """Map node codes to ids; raises `UnknownNode` naming every unknown code."""
-    wanted = set(codes)
-    found = find_node_ids(session, wanted)
-    if len(found) < len(wanted):
-        unknown = sorted(wanted - found.keys())
-        raise UnknownNode(f"unknown node code(s): {', '.join(unknown[:20])}", codes=unknown)
-    return found
+    return _node_ids.require(session, codes, UnknownNode, "node")
 
 
 def node_codes(session: Session, ids: Iterable[int]) -> dict[int, str]:

@@ -89,17 +89,7 @@ def reserve(
         clock=clock,
     )
     held = [
-        ReservationOut(
-            id=ids[(sku_id, node_id)],
-            reference=reserve_in.reference,
-            sku=sku,
-            node=node,
-            quantity=quantity,
-            status=ReservationStatus.ACTIVE.value,
-            channel=reserve_in.channel,
-            expires_at=expires_at,
-            created_at=now,
-        )
+        _new_hold(ids[(sku_id, node_id)], reserve_in, sku, node, quantity, expires_at, now)
         for sku_id, node_id, quantity, sku, node in lines
     ]
     types = _node_types(session, {n for _, n, _, _, _ in lines}) if rules else {}
@@ -184,19 +174,29 @@ def _reserve_one_line(
     below = lv.level_change(row, 0, quantity).fell_below(sku, node)
     if below is not None:
         events.record(session, below, clock=clock)
-    return [
-        ReservationOut(
-            id=row.id,
-            reference=reserve_in.reference,
-            sku=sku,
-            node=node,
-            quantity=quantity,
-            status=ReservationStatus.ACTIVE.value,
-            channel=reserve_in.channel,
-            expires_at=expires_at,
-            created_at=now,
-        )
-    ]
+    return [_new_hold(row.id, reserve_in, sku, node, quantity, expires_at, now)]
+
+
+def _new_hold(
+    id_: int,
+    reserve_in: ReserveIn,
+    sku: str,
+    node: str,
+    quantity: int,
+    expires_at: datetime | None,
+    now: datetime,
+) -> ReservationOut:
+    return ReservationOut(
+        id=id_,
+        reference=reserve_in.reference,
+        sku=sku,
+        node=node,
+        quantity=quantity,
+        status=ReservationStatus.ACTIVE.value,
+        channel=reserve_in.channel,
+        expires_at=expires_at,
+        created_at=now,
+    )
 
 
 _HOLDS: dict[str, Any] = {}
