@@ -40,7 +40,12 @@ reservations = cast(Table, Reservation.__table__)
 def reserve(
     session: Session, reserve_in: ReserveIn, *, clock: Clock | None = None
 ) -> list[ReservationOut]:
-    """Hold every line or none. Replaying the same reference and lines returns the first holds."""
+    """Hold every line or none. Replaying the same reference and lines returns the first holds.
+
+    A refusal raises after part of the work is written, so the caller's transaction must not
+    commit it: the unit of work rolls back on the exception. A caller that wants to try another
+    node in the same transaction calls this inside `session.begin_nested()`.
+    """
     now = (clock or SystemClock()).now()
     expires_at = reserve_in.expires_at
     if expires_at is None and reserve_in.ttl_seconds:
