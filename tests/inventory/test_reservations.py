@@ -225,3 +225,26 @@ def test_each_hold_records_its_event_with_the_reservation_id(pool: Engine) -> No
     assert sorted((p["reference"], p["sku"], p["reservation_id"]) for p in payloads) == sorted(
         (r.reference, r.sku, r.id) for r in one + two
     )
+
+
+def test_a_refused_hold_inside_a_savepoint_leaves_nothing_and_another_node_can_be_tried(
+    pool: Engine,
+) -> None:
+    with unit_of_work(pool) as session:
+        with pytest.raises(InsufficientStock), session.begin_nested():
+            reservations.reserve(
+                session,
+                ReserveIn(
+                    reference="order:10", lines=[{"sku": "TEE", "node": "ST-1", "quantity": 11}]
+                ),
+            )
+        reservations.reserve(
+            session,
+            ReserveIn(reference="order:10", lines=[{"sku": "TEE", "node": "WH-1", "quantity": 11}]),
+        )
+    assert [(r.node, r.quantity) for r in hold(pool, "order:10", ("TEE", "WH-1", 11))] == [
+        ("WH-1", 11)
+    ]
+    assert level(pool, "TEE", "ST-1").reserved == 0
+    assert level(pool, "TEE", "WH-1").reserved == 11
+    assert events_named(pool, "inventory.StockReserved") == 1
