@@ -231,7 +231,9 @@ def add_on_hand_many(
     ordered = sorted(deltas)
     changed = apply(session, deltas, ordered, now)
     # A receipt at a node that never held the SKU finds no level: create those, then apply.
-    # Only new rows are locked in this second pass, in order, and no one else can see them yet.
+    # The rows of this second pass are nearly always our own uncommitted inserts; if another
+    # batch created the same level meanwhile, PostgreSQL's deadlock check is the backstop and the
+    # refused batch can simply be sent again (its idempotency keys make that harmless).
     fresh = [p for p in ordered if p not in changed and deltas[p] > 0]
     if fresh:
         ensure_levels(session, fresh, now)
@@ -244,11 +246,11 @@ def _add_many_pg(
 ) -> dict[Pair, LevelChange]:
     """Lock the rows in (sku, node) order, then change them all with one statement."""
     skus = [p[0] for p in ordered]
-    nodes = [p[1] for p in ordered]
-    session.execute(_PG_LOCK_MANY, {"skus": skus, "nodes": nodes})
+    node_ids = [p[1] for p in ordered]
+    session.execute(_PG_LOCK_MANY, {"skus": skus, "nodes": node_ids})
     rows = session.execute(
         _PG_ADD_MANY,
-        {"skus": skus, "nodes": nodes, "deltas": [deltas[p] for p in ordered], "now": now},
+        {"skus": skus, "nodes": node_ids, "deltas": [deltas[p] for p in ordered], "now": now},
     )
     return {
         (row.sku_id, row.node_id): level_change(row, deltas[(row.sku_id, row.node_id)], 0)
