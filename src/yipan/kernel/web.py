@@ -8,8 +8,10 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg.errors import DeadlockDetected, SerializationFailure
 from pydantic import BaseModel
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
 from yipan.kernel.errors import YipanError
@@ -55,6 +57,30 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0] if errors else {"field": "", "problem": "invalid request"}
         message = f"{first['field']}: {first['problem']}" if first["field"] else first["problem"]
         return _error(422, "VALIDATION_ERROR", message, {"errors": errors})
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(_request: Request, _exc: IntegrityError) -> JSONResponse:
+        # A constraint caught what the checks before it could not see: a write racing ours.
+        return _error(
+            409,
+            "CONCURRENT_CONFLICT",
+            "the change conflicts with one made at the same moment; nothing was written, send it "
+            "again",
+            {},
+        )
+
+    @app.exception_handler(OperationalError)
+    async def _operational_error(_request: Request, exc: OperationalError) -> JSONResponse:
+        busy_sqlite = "database is locked" in str(exc.orig)
+        if busy_sqlite or isinstance(exc.orig, (DeadlockDetected, SerializationFailure)):
+            return _error(
+                409,
+                "RETRY",
+                "the database chose this request to give way to a concurrent one; nothing was "
+                "written, send it again",
+                {},
+            )
+        raise exc
 
     @app.exception_handler(HTTPException)
     async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
