@@ -1,0 +1,1 @@
+"""Orders from every channel: capture, routing to fulfilment nodes, and their lifecycle."""
