@@ -15,7 +15,7 @@ from yipan.catalog.schemas import (
     SkuPage,
 )
 from yipan.kernel.db import unit_of_work
-from yipan.kernel.web import ERROR_RESPONSES, EngineDep
+from yipan.kernel.web import ERROR_RESPONSES, EngineDep, Offset
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=ERROR_RESPONSES)
 
@@ -25,7 +25,7 @@ def list_skus(
     engine: EngineDep,
     q: str | None = None,
     category: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> SkuPage:
     with unit_of_work(engine, readonly=True) as session:

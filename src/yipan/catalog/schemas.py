@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 ImportFormat = Literal["csv", "jsonl"]
 
@@ -26,7 +26,7 @@ class SkuIn(BaseModel):
     category_name: str | None = Field(default=None, max_length=200)
     brand: str | None = Field(default=None, max_length=100)
     attributes: dict[str, str] = Field(default_factory=dict)
-    list_price_fen: int = Field(
+    list_price_fen: StrictInt = Field(
         ge=0, le=MAX_PRICE_FEN, description="List price in fen (1 yuan = 100 fen)"
     )
     currency: str = Field(default="CNY", min_length=3, max_length=3)

@@ -3,11 +3,34 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from yipan.inventory.domain import BufferMode, MovementKind, NodeType
+
+
+def _not_a_boolean(value: object) -> object:
+    # JSON true/false would otherwise pass as 1.0/0.0.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_not_a_boolean)]
+
+
+def _not_a_number(value: object) -> object:
+    # A bare number would otherwise be read as seconds since 1970.
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-11-22T10:00:00+08:00")
+    return value
+
+
+Timestamp = Annotated[datetime, BeforeValidator(_not_a_number)]
+
+# Stock columns are 32-bit on PostgreSQL; no single movement or policy comes near this.
+MAX_QUANTITY = 100_000_000
 
 CodeStr = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]*$")
 
@@ -23,15 +46,15 @@ class NodeIn(_In):
     province: str = Field(min_length=1, max_length=50)
     city: str = Field(min_length=1, max_length=50)
     district: str | None = Field(default=None, max_length=50)
-    latitude: float = Field(ge=-90, le=90)
-    longitude: float = Field(ge=-180, le=180)
-    can_ship: bool = False
-    can_pickup: bool = False
-    can_local_delivery: bool = False
-    local_delivery_radius_km: float = Field(default=0, ge=0, le=100)
-    can_receive_returns: bool = False
-    daily_capacity: int = Field(default=0, ge=0)
-    active: bool = True
+    latitude: Number = Field(ge=-90, le=90)
+    longitude: Number = Field(ge=-180, le=180)
+    can_ship: StrictBool = False
+    can_pickup: StrictBool = False
+    can_local_delivery: StrictBool = False
+    local_delivery_radius_km: Number = Field(default=0, ge=0, le=100)
+    can_receive_returns: StrictBool = False
+    daily_capacity: StrictInt = Field(default=0, ge=0, le=MAX_QUANTITY)
+    active: StrictBool = True
 
 
 class NodeOut(NodeIn):
@@ -39,8 +62,8 @@ class NodeOut(NodeIn):
 
 
 class StockPolicyIn(_In):
-    safety_stock: int = Field(ge=0)
-    reorder_point: int = Field(ge=0)
+    safety_stock: StrictInt = Field(ge=0, le=MAX_QUANTITY)
+    reorder_point: StrictInt = Field(ge=0, le=MAX_QUANTITY)
 
 
 class StockLevelOut(BaseModel):
@@ -59,14 +82,16 @@ class MovementIn(_In):
     sku: str = Field(min_length=1, max_length=64)
     node: str = Field(min_length=1, max_length=64)
     kind: MovementKind
-    quantity: int = Field(
+    quantity: StrictInt = Field(
+        ge=-MAX_QUANTITY,
+        le=MAX_QUANTITY,
         description="Positive for receipts, sales, returns and transfers (the kind gives the "
-        "sign); signed for adjustments; the counted quantity (>= 0) for counts"
+        "sign); signed for adjustments; the counted quantity (>= 0) for counts",
     )
     reason: str | None = Field(default=None, max_length=200)
     reference: str | None = Field(default=None, max_length=100)
     channel: str | None = Field(default=None, max_length=50)
-    occurred_at: datetime | None = None
+    occurred_at: Timestamp | None = None
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 
 
@@ -92,7 +117,7 @@ class LedgerPage(BaseModel):
 class ReserveLine(_In):
     sku: str = Field(min_length=1, max_length=64)
     node: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0)
+    quantity: StrictInt = Field(gt=0, le=MAX_QUANTITY)
 
 
 class ReserveIn(_In):
@@ -103,8 +128,8 @@ class ReserveIn(_In):
     )
     lines: list[ReserveLine] = Field(min_length=1, max_length=200)
     channel: str | None = Field(default=None, max_length=50)
-    expires_at: datetime | None = None
-    ttl_seconds: int | None = Field(default=None, gt=0, le=30 * 24 * 3600)
+    expires_at: Timestamp | None = None
+    ttl_seconds: StrictInt | None = Field(default=None, gt=0, le=30 * 24 * 3600)
 
 
 class ReservationOut(BaseModel):
@@ -153,7 +178,7 @@ class ChannelBufferIn(_In):
     channel: str = Field(min_length=1, max_length=50)
     node_type: NodeType
     mode: BufferMode
-    value: int = Field(ge=0)
+    value: StrictInt = Field(ge=0, le=MAX_QUANTITY)
 
 
 class ChannelBufferOut(ChannelBufferIn):
@@ -178,7 +203,7 @@ class BatchResult(BaseModel):
 
 class TransferLineIn(_In):
     sku: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(gt=0)
+    quantity: StrictInt = Field(gt=0, le=MAX_QUANTITY)
 
 
 class TransferIn(_In):
@@ -199,8 +224,8 @@ class TransferIn(_In):
 
 class ReceiveLineIn(_In):
     sku: str = Field(min_length=1, max_length=64)
-    received: int = Field(ge=0)
-    damaged: int = Field(default=0, ge=0)
+    received: StrictInt = Field(ge=0, le=MAX_QUANTITY)
+    damaged: StrictInt = Field(default=0, ge=0, le=MAX_QUANTITY)
     note: str | None = Field(default=None, max_length=200)
 
 

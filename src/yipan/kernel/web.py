@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -24,6 +25,13 @@ def get_engine(request: Request) -> Engine:
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
+# Bounds the databases can hold: an unbounded integer from a query string would overflow SQLite's
+# 64-bit integers and become a 500 instead of a 422.
+MAX_ID = 2**62
+Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="rows to skip")]
+BeforeId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="page below this id")]
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID)]
+
 
 class ErrorBody(BaseModel):
     code: str
@@ -36,10 +44,17 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _error(status: int, code: str, message: str, details: dict[str, Any]) -> JSONResponse:
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any],
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
     return JSONResponse(
         status_code=status,
         content={"code": code, "message": message, "details": jsonable_encoder(details)},
+        headers=headers,
     )
 
 
@@ -85,4 +100,5 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
-        return _error(exc.status_code, code, str(exc.detail), {})
+        # Keep the framework's headers: a 405 must say which methods are allowed.
+        return _error(exc.status_code, code, str(exc.detail), {}, exc.headers)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Query
 from yipan.inventory.schemas import AcknowledgeIn, AlertOut
 from yipan.inventory.service import alerts
 from yipan.kernel.db import unit_of_work
-from yipan.kernel.web import ERROR_RESPONSES, EngineDep
+from yipan.kernel.web import ERROR_RESPONSES, EngineDep, IdPath, Offset
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=ERROR_RESPONSES)
 
@@ -20,7 +20,7 @@ def list_alerts(
     status: Literal["open", "acknowledged", "cleared"] | None = None,
     node: str | None = None,
     sku: str | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[AlertOut]:
     """Low-stock alerts, newest first, each with the nearby nodes that hold a surplus."""
@@ -31,14 +31,14 @@ def list_alerts(
 
 
 @router.get("/{alert_id}")
-def get_alert(alert_id: int, engine: EngineDep) -> AlertOut:
+def get_alert(alert_id: IdPath, engine: EngineDep) -> AlertOut:
     with unit_of_work(engine, readonly=True) as session:
         return alerts.get_alert(session, alert_id)
 
 
 @router.post("/{alert_id}/acknowledge")
 def acknowledge_alert(
-    alert_id: int, engine: EngineDep, ack_in: Annotated[AcknowledgeIn | None, Body()] = None
+    alert_id: IdPath, engine: EngineDep, ack_in: Annotated[AcknowledgeIn | None, Body()] = None
 ) -> AlertOut:
     """Mark an alert as seen; it stays live until the stock is back."""
     with unit_of_work(engine) as session:

@@ -22,7 +22,7 @@ from yipan.inventory.schemas import (
 )
 from yipan.inventory.service import atp, ledger, movements, nodes, reservations
 from yipan.kernel.db import unit_of_work
-from yipan.kernel.web import ERROR_RESPONSES, EngineDep
+from yipan.kernel.web import ERROR_RESPONSES, BeforeId, EngineDep, Offset
 
 router = APIRouter(prefix="/api/v1", tags=["inventory"], responses=ERROR_RESPONSES)
 
@@ -59,7 +59,7 @@ def put_node(code: str, node_in: NodeIn, engine: EngineDep) -> NodeOut:
 def node_stock(
     code: str,
     engine: EngineDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[StockLevelOut]:
     with unit_of_work(engine, readonly=True) as session:
@@ -90,7 +90,7 @@ def stock_ledger(
     sku: str,
     node: str,
     engine: EngineDep,
-    before_id: int | None = None,
+    before_id: BeforeId = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> LedgerPage:
     with unit_of_work(engine, readonly=True) as session:

@@ -16,7 +16,7 @@ from yipan.inventory.schemas import (
 )
 from yipan.inventory.service import transfers
 from yipan.kernel.db import unit_of_work
-from yipan.kernel.web import ERROR_RESPONSES, EngineDep
+from yipan.kernel.web import ERROR_RESPONSES, EngineDep, Offset
 
 router = APIRouter(prefix="/api/v1", tags=["transfers"], responses=ERROR_RESPONSES)
 
@@ -36,7 +36,7 @@ def list_transfers(
     engine: EngineDep,
     status: TransferStatus | None = None,
     node: Annotated[str | None, Query(description="from or to this node")] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[TransferOut]:
     with unit_of_work(engine, readonly=True) as session:
