@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from yipan import __version__
 from yipan.catalog.api import router as catalog_router
+from yipan.channels.api import router as channels_router
 from yipan.events.api import router as events_router
 from yipan.inventory.api import router as inventory_router
 from yipan.kernel.config import get_settings
@@ -42,6 +43,7 @@ def create_app(engine: Engine | None = None, *, background: bool = True) -> Fast
     install_error_handlers(app)
     app.include_router(catalog_router)
     app.include_router(inventory_router)
+    app.include_router(channels_router)
     app.include_router(events_router)
 
     @app.get("/", include_in_schema=False)

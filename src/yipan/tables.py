@@ -1,10 +1,11 @@
 """Every context's tables on one metadata, for migrations and test set-up."""
 
 from yipan.catalog import models as catalog_models
+from yipan.channels import models as channels_models
 from yipan.events import models as events_models
 from yipan.inventory import models as inventory_models
 from yipan.kernel.db import Base
 
 metadata = Base.metadata
 
-__all__ = ["catalog_models", "events_models", "inventory_models", "metadata"]
+__all__ = ["catalog_models", "channels_models", "events_models", "inventory_models", "metadata"]

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yipan.kernel.db import Base
+
+
+class Channel(Base):
+    __tablename__ = "channels_channels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(50), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(24))
+    active: Mapped[bool] = mapped_column(default=True)
+    return_window_days: Mapped[int] = mapped_column(default=7)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("return_window_days BETWEEN 0 AND 365", name="return_window_range"),
+    )
