@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Annotated, Protocol
+
+from pydantic import AfterValidator
 
 
 class Clock(Protocol):
@@ -35,3 +37,7 @@ def utcnow() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; every timestamp Yipan stores is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# For response models read from storage: SQLite hands datetimes back without their zone.
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]
