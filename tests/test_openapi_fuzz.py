@@ -11,7 +11,9 @@ body, so schema-breaking bodies cannot exist for it and the negative check is le
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from yipan.kernel import migrate
 from yipan.kernel.db import make_engine
 
 _DIR = tempfile.mkdtemp(prefix="yipan-fuzz-")
+atexit.register(shutil.rmtree, _DIR, ignore_errors=True)
 _ENGINE = make_engine(f"sqlite:///{Path(_DIR) / 'fuzz.db'}")
 migrate.upgrade(_ENGINE)
 factories.sku(_ENGINE, "TEE")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, text
@@ -64,3 +65,11 @@ def test_only_commits_that_recorded_events_wake_the_listeners(engine: Engine) ->
     with pytest.raises(RuntimeError):
         failing()
     assert woken == [1]
+
+
+def test_timestamps_come_back_in_utc_on_every_backend(engine: Engine) -> None:
+    with unit_of_work(engine) as session:
+        events.record(session, NodeSaved(node="ST-1", created=True))
+    with unit_of_work(engine, readonly=True) as session:
+        [event] = events.recent_events(session)
+    assert event["occurred_at"].utcoffset() == timedelta(0)

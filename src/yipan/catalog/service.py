@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import Row, Select, func, or_, select
@@ -139,14 +139,6 @@ def sku_codes(session: Session, ids: Iterable[int]) -> dict[int, str]:
     if not wanted:
         return {}
     return dict(session.execute(select(Sku.id, Sku.code).where(Sku.id.in_(wanted))).all())
-
-
-def sku_summaries(session: Session, ids: Sequence[int]) -> dict[int, tuple[str, str]]:
-    """id → (code, name), for reports that show SKUs owned by another context."""
-    if not ids:
-        return {}
-    rows = session.execute(select(Sku.id, Sku.code, Sku.name).where(Sku.id.in_(set(ids))))
-    return {id_: (code, name) for id_, code, name in rows}
 
 
 def _sku_out_query() -> Select[Sku, str, str, str, str]:

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, String
+from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yipan.kernel.db import Base
+from yipan.kernel.db import Base, UtcDateTime
 
 
 class Channel(Base):
@@ -17,8 +17,8 @@ class Channel(Base):
     type: Mapped[str] = mapped_column(String(24))
     active: Mapped[bool] = mapped_column(default=True)
     return_window_days: Mapped[int] = mapped_column(default=7)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         CheckConstraint("return_window_days BETWEEN 0 AND 365", name="return_window_range"),

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from yipan.channels.domain import DEFAULT_RETURN_WINDOW_DAYS, ChannelType
-from yipan.kernel.clock import UtcDateTime
 
 
 class ChannelIn(BaseModel):
@@ -19,5 +20,5 @@ class ChannelIn(BaseModel):
 class ChannelOut(ChannelIn):
     model_config = ConfigDict(from_attributes=True)
 
-    created_at: UtcDateTime
-    updated_at: UtcDateTime
+    created_at: datetime
+    updated_at: datetime

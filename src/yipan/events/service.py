@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
 from yipan.events.models import DEAD, DELIVERED, PENDING, OutboxEvent
-from yipan.kernel.clock import Clock, SystemClock, as_utc
+from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.db import bulk_insert, notify_after_commit, unit_of_work
 
 Handler = Callable[[Session, OutboxMessage], None]
@@ -184,7 +184,7 @@ def _deliver_one(
         aggregate_type=row.aggregate_type,
         aggregate_id=row.aggregate_id,
         payload=row.payload,
-        occurred_at=as_utc(row.occurred_at),
+        occurred_at=row.occurred_at,
         attempts=row.attempts,
     )
     try:
@@ -241,7 +241,7 @@ def recent_events(
             "aggregate_type": e.aggregate_type,
             "aggregate_id": e.aggregate_id,
             "payload": e.payload,
-            "occurred_at": as_utc(e.occurred_at),
+            "occurred_at": e.occurred_at,
             "status": e.status,
             "attempts": e.attempts,
         }

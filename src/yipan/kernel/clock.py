@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Protocol
-
-from pydantic import AfterValidator
+from typing import Protocol
 
 
 class Clock(Protocol):
@@ -37,7 +35,3 @@ def utcnow() -> datetime:
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; every timestamp Yipan stores is UTC."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-# For response models read from storage: SQLite hands datetimes back without their zone.
-UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
 
 from yipan.kernel.config import get_settings
-from yipan.kernel.db import make_engine
+from yipan.kernel.db import UtcDateTime, make_engine
 from yipan.tables import metadata
 
 config = context.config
@@ -23,10 +25,18 @@ def run_migrations() -> None:
     engine.dispose()
 
 
+def _render_item(type_: str, obj: Any, _context: Any) -> str | Literal[False]:
+    # Migrations stay plain SQLAlchemy: the UTC conversion on read is Python-side only.
+    if type_ == "type" and isinstance(obj, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection: object) -> None:
     context.configure(
         connection=connection,  # type: ignore[arg-type]
         target_metadata=metadata,
+        render_item=_render_item,
         render_as_batch=True,  # SQLite needs table rebuilds for most ALTERs
         compare_type=True,
     )

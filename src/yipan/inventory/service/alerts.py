@@ -37,7 +37,7 @@ from yipan.inventory.events import AlertAcknowledged, AlertCleared, LowStockAler
 from yipan.inventory.models import Alert, Node, StockLevel
 from yipan.inventory.schemas import AcknowledgeIn, AlertOut, NearbySurplus
 from yipan.inventory.service.nodes import find_node_ids, node_codes, node_id
-from yipan.kernel.clock import Clock, SystemClock, as_utc
+from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.db import insert_for
 
 alerts = cast(Table, Alert.__table__)
@@ -310,11 +310,11 @@ def _outs(session: Session, rows: Any) -> list[AlertOut]:
             atp=r.atp,
             threshold=r.threshold,
             nearby_surplus=[NearbySurplus.model_validate(n) for n in r.nearby_surplus or []],
-            raised_at=as_utc(r.raised_at),
-            acknowledged_at=as_utc(r.acknowledged_at) if r.acknowledged_at else None,
+            raised_at=r.raised_at,
+            acknowledged_at=r.acknowledged_at,
             acknowledged_by=r.acknowledged_by,
             note=r.note,
-            cleared_at=as_utc(r.cleared_at) if r.cleared_at else None,
+            cleared_at=r.cleared_at,
         )
         for r in rows
     ]

@@ -16,7 +16,6 @@ from yipan.inventory.schemas import (
 )
 from yipan.inventory.service.levels import level_out
 from yipan.inventory.service.nodes import node_codes, node_id
-from yipan.kernel.clock import as_utc
 
 
 def stock_level(session: Session, *, sku: str, node: str) -> StockLevelOut:
@@ -78,8 +77,8 @@ def ledger(
                 reason=m.reason,
                 reference=m.reference,
                 channel=m.channel,
-                occurred_at=as_utc(m.occurred_at),
-                recorded_at=as_utc(m.recorded_at),
+                occurred_at=m.occurred_at,
+                recorded_at=m.recorded_at,
             )
             for m in rows
         ],

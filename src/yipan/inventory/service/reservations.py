@@ -31,7 +31,7 @@ from yipan.inventory.models import Node, Reservation, StockLevel
 from yipan.inventory.schemas import ReservationOut, ReserveIn, ReserveLine
 from yipan.inventory.service import levels as lv
 from yipan.inventory.service.nodes import buffer_rules, node_ids
-from yipan.kernel.clock import Clock, SystemClock, as_utc
+from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.db import insert_for
 
 reservations = cast(Table, Reservation.__table__)
@@ -312,8 +312,8 @@ def _out(r: Reservation, sku: str, node: str) -> ReservationOut:
         quantity=r.quantity,
         status=r.status,
         channel=r.channel,
-        expires_at=as_utc(r.expires_at) if r.expires_at else None,
-        created_at=as_utc(r.created_at),
+        expires_at=r.expires_at,
+        created_at=r.created_at,
     )
 
 

@@ -64,7 +64,7 @@ from yipan.inventory.schemas import (
 from yipan.inventory.service import levels as lv
 from yipan.inventory.service import reservations as holds
 from yipan.inventory.service.nodes import node_codes, node_id, node_ids
-from yipan.kernel.clock import Clock, SystemClock, as_utc
+from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.db import insert_for
 from yipan.kernel.errors import IdempotencyConflict
 
@@ -597,9 +597,6 @@ def _outs(session: Session, rows: Sequence[Row[Any]]) -> list[TransferOut]:
 def _out(
     t: Row[Any], lines: Sequence[Row[Any]], skus: dict[int, str], nodes: dict[int, str]
 ) -> TransferOut:
-    def stamp(value: datetime | None) -> datetime | None:
-        return as_utc(value) if value is not None else None
-
     def line_out(line: Row[Any]) -> TransferLineOut:
         open_ = line.quantity_shipped - line.quantity_received - line.quantity_damaged
         return TransferLineOut(
@@ -620,10 +617,10 @@ def _out(
         status=t.status,
         reason=t.reason,
         requested_by=t.requested_by,
-        created_at=as_utc(t.created_at),
-        shipped_at=stamp(t.shipped_at),
-        received_at=stamp(t.received_at),
-        closed_at=stamp(t.closed_at),
-        cancelled_at=stamp(t.cancelled_at),
+        created_at=t.created_at,
+        shipped_at=t.shipped_at,
+        received_at=t.received_at,
+        closed_at=t.closed_at,
+        cancelled_at=t.cancelled_at,
         lines=[line_out(line) for line in lines],
     )
