@@ -17,6 +17,7 @@ from yipan.inventory.api import router as inventory_router
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import make_engine
 from yipan.kernel.web import install_error_handlers
+from yipan.orders.api import router as orders_router
 from yipan.wiring import Background
 
 
@@ -44,6 +45,7 @@ def create_app(engine: Engine | None = None, *, background: bool = True) -> Fast
     app.include_router(catalog_router)
     app.include_router(inventory_router)
     app.include_router(channels_router)
+    app.include_router(orders_router)
     app.include_router(events_router)
 
     @app.get("/", include_in_schema=False)

@@ -5,7 +5,15 @@ from yipan.channels import models as channels_models
 from yipan.events import models as events_models
 from yipan.inventory import models as inventory_models
 from yipan.kernel.db import Base
+from yipan.orders import models as orders_models
 
 metadata = Base.metadata
 
-__all__ = ["catalog_models", "channels_models", "events_models", "inventory_models", "metadata"]
+__all__ = [
+    "catalog_models",
+    "channels_models",
+    "events_models",
+    "inventory_models",
+    "metadata",
+    "orders_models",
+]

@@ -10,6 +10,7 @@ from yipan.inventory.service import alerts, reservations
 from yipan.kernel.config import Settings
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.periodic import PeriodicJob
+from yipan.orders.service import lifecycle
 
 
 def event_registry() -> HandlerRegistry:
@@ -39,6 +40,16 @@ def sweep_recovered_alerts(engine: Engine) -> int:
         return alerts.clear_recovered_alerts(session)
 
 
+def sweep_expired_pickups(engine: Engine, hold_days: int) -> int:
+    expired = 0
+    while True:
+        with unit_of_work(engine) as session:
+            n = lifecycle.expire_pickups(session, hold_days=hold_days, limit=200)
+        expired += n
+        if n < 200:
+            return expired
+
+
 class Background:
     """The outbox worker and the sweepers that an API process (or `yipan worker`) runs."""
 
@@ -56,12 +67,18 @@ class Background:
             "alert-sweeper", 60.0, lambda: sweep_recovered_alerts(engine)
         )
 
+        self.pickup_sweeper = PeriodicJob(
+            "pickup-expiry", 300.0, lambda: sweep_expired_pickups(engine, settings.pickup_hold_days)
+        )
+
     def start(self) -> None:
         self.outbox.start()
         self.sweeper.start()
         self.alert_sweeper.start()
+        self.pickup_sweeper.start()
 
     def stop(self) -> None:
+        self.pickup_sweeper.stop()
         self.alert_sweeper.stop()
         self.sweeper.stop()
         self.outbox.stop()

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from yipan.kernel.db import Base, UtcDateTime
+from yipan.kernel.db import Base, JsonDoc, UtcDateTime
 
 
 class Channel(Base):
@@ -17,6 +18,7 @@ class Channel(Base):
     type: Mapped[str] = mapped_column(String(24))
     active: Mapped[bool] = mapped_column(default=True)
     return_window_days: Mapped[int] = mapped_column(default=7)
+    routing: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

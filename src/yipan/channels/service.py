@@ -20,7 +20,7 @@ def save_channel(
     now = (clock or SystemClock()).now()
     channel = session.scalar(select(Channel).where(Channel.code == channel_in.code))
     created = channel is None
-    wanted = channel_in.model_dump()
+    wanted = channel_in.model_dump(mode="json")
     if channel is None:
         channel = Channel(created_at=now, updated_at=now, **wanted)
         session.add(channel)

@@ -23,6 +23,9 @@ from sqlalchemy import Engine, MetaData
 from sqlalchemy.orm import Session
 
 from yipan.catalog import service as catalog
+from yipan.channels import service as channels
+from yipan.channels.domain import ChannelType
+from yipan.channels.schemas import ChannelIn
 from yipan.demo.catalogue import DemoSku, demo_catalogue
 from yipan.demo.errors import DemoDataConflict, InvalidDemoScale
 from yipan.demo.events import DemoDataBuilt
@@ -158,6 +161,7 @@ def build_demo(
         if existing is not None:
             return existing
         _save_nodes(session, nodes, report, clock)
+        _save_channels(session, clock)
         _save_catalogue(session, skus, report, clock)
         sku_ids = catalog.sku_ids(session, [s.code for s in skus])
         node_ids = node_service.node_ids(session, [n.code for n in nodes])
@@ -171,6 +175,22 @@ def build_demo(
             clock=clock,
         )
     return summary
+
+
+# The channels the demo's orders come through: own shop and mini-program, a marketplace, the
+# stores' tills and the guides' tablets.
+DEMO_CHANNELS = (
+    ("online-shop", "官方商城", ChannelType.ONLINE_SHOP),
+    ("mini-program", "微信小程序", ChannelType.MINI_PROGRAM),
+    ("tmall", "天猫旗舰店", ChannelType.MARKETPLACE),
+    ("pos", "门店收银", ChannelType.POS),
+    ("guide", "导购代客下单", ChannelType.GUIDE),
+)
+
+
+def _save_channels(session: Session, clock: Clock | None) -> None:
+    for code, name, type in DEMO_CHANNELS:
+        channels.save_channel(session, ChannelIn(code=code, name=name, type=type), clock=clock)
 
 
 def demo_status(session: Session) -> DemoSummary | None:

@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from yipan.inventory.domain import BufferMode, MovementKind, NodeType
-
-
-def _not_a_boolean(value: object) -> object:
-    # JSON true/false would otherwise pass as 1.0/0.0.
-    if isinstance(value, bool):
-        raise ValueError("must be a number, not true or false")
-    return value
-
-
-Number = Annotated[float, BeforeValidator(_not_a_boolean)]
-
-
-def _not_a_number(value: object) -> object:
-    # A bare number would otherwise be read as seconds since 1970.
-    if isinstance(value, int | float):
-        raise ValueError("must be an ISO 8601 date-time, e.g. 2026-11-22T10:00:00+08:00")
-    return value
-
-
-Timestamp = Annotated[datetime, BeforeValidator(_not_a_number)]
+from yipan.kernel.fields import Number, Timestamp
 
 # Stock columns are 32-bit on PostgreSQL; no single movement or policy comes near this.
 MAX_QUANTITY = 100_000_000

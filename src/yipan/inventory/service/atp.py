@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -146,3 +148,94 @@ def atp_by_region(
         RegionAtp(region=r, nodes=t[0], nodes_in_stock=t[1], atp=t[2], on_hand=t[3])
         for r, t in sorted(totals.items(), key=lambda kv: (-kv[1][2], kv[0]))
     ]
+
+
+@dataclass(frozen=True)
+class SourcingNode:
+    """A node as order routing needs it: what it can do and its ATP per SKU code."""
+
+    code: str
+    type: str
+    latitude: float
+    longitude: float
+    active: bool
+    can_ship: bool
+    can_pickup: bool
+    can_local_delivery: bool
+    local_delivery_radius_km: float
+    daily_capacity: int
+    atp: dict[str, int] = field(default_factory=dict)
+    reorder_point: dict[str, int] = field(default_factory=dict)
+
+
+_SOURCING_COLUMNS = (
+    Node.code,
+    Node.type,
+    Node.latitude,
+    Node.longitude,
+    Node.active,
+    Node.can_ship,
+    Node.can_pickup,
+    Node.can_local_delivery,
+    Node.local_delivery_radius_km,
+    Node.daily_capacity,
+)
+
+
+def sourcing_nodes(
+    session: Session,
+    skus: Collection[str],
+    *,
+    channel: str | None = None,
+    include: Collection[str] = (),
+) -> list[SourcingNode]:
+    """Active nodes with ATP for any of `skus` as `channel` sees it, plus the nodes in `include`.
+
+    Nodes named in `include` (a pickup store, say) come back whatever their stock or state, so
+    that routing can say why they cannot serve instead of silently leaving them out.
+    """
+    ids = catalog.sku_ids(session, skus)
+    code_of = {v: k for k, v in ids.items()}
+    rules = buffer_rules(session, channel)
+    level_cols = (
+        StockLevel.sku_id,
+        StockLevel.on_hand,
+        StockLevel.reserved,
+        StockLevel.safety_stock,
+        StockLevel.reorder_point,
+    )
+    stocked = (
+        select(*_SOURCING_COLUMNS, *level_cols)
+        .join(Node, Node.id == StockLevel.node_id)
+        .where(
+            StockLevel.sku_id.in_(list(ids.values())),
+            Node.active.is_(True),
+            StockLevel.on_hand - StockLevel.reserved - StockLevel.safety_stock > 0,
+        )
+    )
+    found: dict[str, SourcingNode] = {}
+    rows = list(session.execute(stocked))
+    if include:
+        rows += session.execute(
+            select(*_SOURCING_COLUMNS, *level_cols)
+            .select_from(Node)
+            .outerjoin(
+                StockLevel,
+                (StockLevel.node_id == Node.id) & StockLevel.sku_id.in_(list(ids.values())),
+            )
+            .where(Node.code.in_(list(include)))
+        )
+    for row in rows:
+        node = found.get(row.code)
+        if node is None:
+            node = found[row.code] = SourcingNode(*(getattr(row, c.key) for c in _SOURCING_COLUMNS))
+        if row.sku_id is None:
+            continue
+        available = atp(row.on_hand, row.reserved, row.safety_stock)
+        rule = rules.get(row.type)
+        if rule is not None:
+            available = rule.apply(available)
+        sku = code_of[row.sku_id]
+        node.atp[sku] = max(0, available)
+        node.reorder_point[sku] = row.reorder_point
+    return sorted(found.values(), key=lambda n: n.code)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from yipan.catalog import service as catalog
 from yipan.events import service as events
-from yipan.inventory.domain import BufferMode
+from yipan.inventory.domain import BufferMode, haversine_km
 from yipan.inventory.domain import ChannelBuffer as BufferRule
 from yipan.inventory.errors import InvalidBuffer, UnknownNode
 from yipan.inventory.events import NodeSaved, StockPolicyChanged
@@ -165,3 +165,13 @@ def buffer_rules(session: Session, channel: str | None) -> dict[str, BufferRule]
         )
     )
     return {t: BufferRule(BufferMode(m), v) for t, m, v in rows}
+
+
+def local_delivery_covers(session: Session, latitude: float, longitude: float) -> bool:
+    """Whether any active node delivers same-city to this point (whatever its stock)."""
+    rows = session.execute(
+        select(Node.latitude, Node.longitude, Node.local_delivery_radius_km).where(
+            Node.active.is_(True), Node.can_local_delivery.is_(True)
+        )
+    )
+    return any(haversine_km(latitude, longitude, lat, lon) <= radius for lat, lon, radius in rows)

@@ -29,6 +29,8 @@ from yipan.kernel.errors import Conflict
 class Kind(StrEnum):
     SHIPMENT = "shipment"
     PICKUP = "pickup"
+    # A sale at the till: the customer walked out with the goods, so it starts and ends handed over.
+    COUNTER = "counter"
 
 
 class State(StrEnum):
@@ -103,14 +105,20 @@ _PICKUP: Mapping[State, Mapping[Action, State]] = MappingProxyType(
     }
 )
 
+_COUNTER: Mapping[State, Mapping[Action, State]] = MappingProxyType({State.PICKED_UP: {}})
+
 TRANSITIONS: Mapping[Kind, Mapping[State, Mapping[Action, State]]] = MappingProxyType(
-    {Kind.SHIPMENT: _SHIPMENT, Kind.PICKUP: _PICKUP}
+    {Kind.SHIPMENT: _SHIPMENT, Kind.PICKUP: _PICKUP, Kind.COUNTER: _COUNTER}
 )
 
 INITIAL_STATE = State.CREATED
+# A till sale starts where the other machines end: the goods are already in the customer's hands.
+STARTS_IN: Mapping[Kind, State] = MappingProxyType(
+    {Kind.SHIPMENT: INITIAL_STATE, Kind.PICKUP: INITIAL_STATE, Kind.COUNTER: State.PICKED_UP}
+)
 
 _GOODS_LEAVE: Mapping[Kind, State] = MappingProxyType(
-    {Kind.SHIPMENT: State.SHIPPED, Kind.PICKUP: State.PICKED_UP}
+    {Kind.SHIPMENT: State.SHIPPED, Kind.PICKUP: State.PICKED_UP, Kind.COUNTER: State.PICKED_UP}
 )
 _RELEASING = frozenset({State.CANCELLED, State.EXPIRED})
 

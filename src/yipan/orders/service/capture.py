@@ -1,0 +1,463 @@
+"""Order capture from every channel: online orders, guide-assisted orders and POS receipts.
+
+An order is taken once per (channel, external id). The insert of the order row is the
+idempotency check: a second arrival finds the row (or waits for the first transaction to decide
+on it) and is answered with the order already taken, or refused if its payload differs. Everything
+else — lines, fulfilments, stock holds, the routing decision, the audit trail and the outbox
+event — is written in the same transaction, so a refusal anywhere leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any, cast
+
+from sqlalchemy import Table, insert, select
+from sqlalchemy.orm import Session
+
+from yipan.catalog import service as catalog
+from yipan.channels import service as channels
+from yipan.channels.domain import ChannelType
+from yipan.events import service as events
+from yipan.inventory.domain import MovementKind
+from yipan.inventory.schemas import MovementIn
+from yipan.inventory.service import movements
+from yipan.inventory.service import nodes as inventory_nodes
+from yipan.kernel.clock import Clock, SystemClock
+from yipan.kernel.db import insert_for
+from yipan.orders.domain.fulfilment import STARTS_IN, Kind
+from yipan.orders.domain.money import allocate_discount, line_subtotal, validate_order_sums
+from yipan.orders.domain.routing import Method
+from yipan.orders.errors import (
+    InvalidOrder,
+    OrderReplayMismatch,
+    SumsDoNotAddUp,
+    UnknownNodeRef,
+    UnknownSkuRef,
+)
+from yipan.orders.events import OrderCompleted, OrderPlaced
+from yipan.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine
+from yipan.orders.schemas import OrderIn, PlacedOrder, PosReceiptIn
+from yipan.orders.service import queries, trail
+from yipan.orders.service.sourcing import LineToSource, source
+
+orders_t = cast(Table, Order.__table__)
+lines_t = cast(Table, OrderLine.__table__)
+fulfilments_t = cast(Table, Fulfilment.__table__)
+fulfilment_lines_t = cast(Table, FulfilmentLine.__table__)
+
+
+def place_order(
+    session: Session,
+    order_in: OrderIn,
+    *,
+    clock: Clock | None = None,
+    exchange_of_return_id: int | None = None,
+) -> PlacedOrder:
+    """Take an order, route it and hold its stock; a replay returns the order already taken."""
+    now = (clock or SystemClock()).now()
+    channel = channels.active_channel(session, order_in.channel)
+    _check_sums(order_in.lines, order_in.shipping_fen, order_in.order_discount_fen, order_in)
+    _check_references(session, order_in)
+    addresses = _line_addresses(order_in)
+    kind = "guide" if order_in.guide else "online"
+    order_id = _insert_order(
+        session,
+        order_in.channel,
+        order_in.external_id,
+        _digest(order_in.model_dump_json()),
+        {
+            "kind": kind,
+            "state": "open",
+            "member_id": order_in.customer.member_id if order_in.customer else None,
+            "customer_phone": order_in.customer.phone if order_in.customer else None,
+            "guide": order_in.guide,
+            "store": order_in.store,
+            "address": order_in.address.model_dump() if order_in.address else None,
+            "currency": order_in.currency,
+            "shipping_fen": order_in.shipping_fen,
+            "order_discount_fen": order_in.order_discount_fen,
+            "total_fen": order_in.total_fen,
+            "exchange_of_return_id": exchange_of_return_id,
+            "placed_at": order_in.placed_at or now,
+            "created_at": now,
+            "updated_at": now,
+        },
+        order_in.lines,
+    )
+    if order_id < 0:
+        return PlacedOrder(created=False, order=queries.get_order(session, -order_id))
+    rows = _insert_lines(
+        session,
+        order_id,
+        order_in.lines,
+        order_in.order_discount_fen,
+        [
+            {"method": ln.method.value, "pickup_node": ln.pickup_node, "address": address}
+            for ln, address in zip(order_in.lines, addresses, strict=True)
+        ],
+        status="open",
+    )
+    sourced = source(
+        session,
+        order_id,
+        channel,
+        [
+            LineToSource(
+                line_id=r["id"],
+                line_no=r["line_no"],
+                sku=r["sku"],
+                quantity=r["quantity"],
+                method=Method(r["method"]),
+                pickup_node=r["pickup_node"],
+                address=r["address"],
+            )
+            for r in rows
+        ],
+        now=now,
+        trigger="placement",
+    )
+    trail.note(
+        session,
+        order_id,
+        "placed",
+        now,
+        to_state="open",
+        actor=order_in.guide,
+        terminal=order_in.store,
+        details={"fulfilments": sourced.fulfilment_ids, "nodes": sourced.nodes},
+    )
+    placed = _placed_event(order_id, order_in.channel, order_in, kind, rows)
+    if exchange_of_return_id is not None:
+        placed = replace(placed, exchange_of_return_id=exchange_of_return_id)
+    events.record(session, placed, clock=clock)
+    return PlacedOrder(created=True, order=queries.get_order(session, order_id))
+
+
+def record_pos_receipt(
+    session: Session, receipt: PosReceiptIn, *, clock: Clock | None = None
+) -> PlacedOrder:
+    """A till sale as an order: already handed over, stock taken off at the store at once.
+
+    The sale happened, so the receipt is kept even when the books disagree with the shelf (the
+    store sold a unit the system thought it did not have): the line that cannot be taken off is
+    noted on the order as a stock discrepancy for a count to settle, and the rest is booked.
+    """
+    now = (clock or SystemClock()).now()
+    channel = channels.active_channel(session, receipt.channel)
+    if channel.type != ChannelType.POS:
+        raise InvalidOrder(
+            f"channel {channel.code} is a {channel.type} channel; receipts come from POS channels",
+            channel=channel.code,
+        )
+    _check_sums(receipt.lines, 0, receipt.order_discount_fen, receipt)
+    _require_skus(session, [ln.sku for ln in receipt.lines])
+    _require_nodes(session, {receipt.store})
+    customer = receipt.customer
+    order_id = _insert_order(
+        session,
+        receipt.channel,
+        receipt.receipt_id,
+        _digest(receipt.model_dump_json()),
+        {
+            "kind": "pos",
+            "state": "completed",
+            "member_id": customer.member_id if customer else None,
+            "customer_phone": customer.phone if customer else None,
+            "guide": receipt.cashier,
+            "store": receipt.store,
+            "address": None,
+            "currency": "CNY",
+            "shipping_fen": 0,
+            "order_discount_fen": receipt.order_discount_fen,
+            "total_fen": receipt.total_fen,
+            "exchange_of_return_id": None,
+            "placed_at": receipt.sold_at,
+            "created_at": now,
+            "updated_at": now,
+        },
+        receipt.lines,
+    )
+    if order_id < 0:
+        return PlacedOrder(created=False, order=queries.get_order(session, -order_id))
+    at_till = {"method": "in_store", "pickup_node": None, "address": None}
+    rows = _insert_lines(
+        session,
+        order_id,
+        receipt.lines,
+        receipt.order_discount_fen,
+        [at_till] * len(receipt.lines),
+        status="fulfilled",
+    )
+    conn = session.connection()
+    fid = conn.execute(
+        insert(fulfilments_t).returning(fulfilments_t.c.id),
+        {
+            "order_id": order_id,
+            "node": receipt.store,
+            "kind": Kind.COUNTER.value,
+            "method": "in_store",
+            "state": STARTS_IN[Kind.COUNTER].value,
+            "last_action": None,
+            "left_at": receipt.sold_at,
+            "delivered_at": receipt.sold_at,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    conn.execute(
+        insert(fulfilment_lines_t),
+        [
+            {
+                "fulfilment_id": fid,
+                "line_id": r["id"],
+                "sku": r["sku"],
+                "quantity": r["quantity"],
+                "status": "committed",
+            }
+            for r in rows
+        ],
+    )
+    result = movements.ingest_movements(
+        session,
+        [
+            MovementIn(
+                sku=r["sku"],
+                node=receipt.store,
+                kind=MovementKind.SALE,
+                quantity=r["quantity"],
+                reason="POS sale",
+                reference=f"order:{order_id}",
+                channel=receipt.channel,
+                occurred_at=receipt.sold_at,
+                idempotency_key=f"pos:{receipt.channel}:{receipt.receipt_id}:{r['line_no']}",
+            )
+            for r in rows
+        ],
+        clock=clock,
+    )
+    trail.note(
+        session,
+        order_id,
+        "sold_at_till",
+        now,
+        fulfilment_id=fid,
+        to_state="completed",
+        actor=receipt.cashier,
+        terminal=receipt.terminal,
+        details={"receipt_id": receipt.receipt_id, "store": receipt.store},
+    )
+    for error in result.errors:
+        line = rows[error.index]
+        trail.note(
+            session,
+            order_id,
+            "stock_discrepancy",
+            now,
+            fulfilment_id=fid,
+            terminal=receipt.terminal,
+            details={
+                "line_no": line["line_no"],
+                "sku": line["sku"],
+                "quantity": line["quantity"],
+                "code": error.code,
+                "message": error.message,
+            },
+        )
+    events.record_many(
+        session,
+        [
+            _placed_event(order_id, receipt.channel, receipt, "pos", rows, store=receipt.store),
+            OrderCompleted(
+                order_id=order_id,
+                channel=receipt.channel,
+                member_id=customer.member_id if customer else None,
+                paid_fen=receipt.total_fen,
+            ),
+        ],
+        clock=clock,
+    )
+    return PlacedOrder(created=True, order=queries.get_order(session, order_id))
+
+
+def _digest(payload: str) -> str:
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _check_sums(
+    lines: Sequence[Any], shipping_fen: int, order_discount_fen: int, whole: Any
+) -> None:
+    problems = validate_order_sums(lines, shipping_fen, order_discount_fen, whole.total_fen)
+    if problems:
+        first = problems[0]
+        raise SumsDoNotAddUp(
+            f"the order's amounts do not add up: {first.field}"
+            + (f" of line {first.line + 1}" if first.line is not None else "")
+            + (f" should be {first.expected}" if first.expected is not None else "")
+            + f", got {first.given}",
+            problems=[
+                {
+                    "problem": p.problem.value,
+                    "field": p.field,
+                    "line_no": None if p.line is None else p.line + 1,
+                    "expected": p.expected,
+                    "given": p.given,
+                }
+                for p in problems
+            ],
+        )
+
+
+def _check_references(session: Session, order_in: OrderIn) -> None:
+    _require_skus(session, [ln.sku for ln in order_in.lines])
+    named = {ln.pickup_node for ln in order_in.lines if ln.pickup_node}
+    if order_in.store:
+        named.add(order_in.store)
+    _require_nodes(session, named)
+
+
+def _require_skus(session: Session, skus: Sequence[str]) -> None:
+    known = catalog.find_sku_ids(session, skus)
+    unknown = sorted(set(skus) - set(known))
+    if unknown:
+        raise UnknownSkuRef(f"unknown SKU {', '.join(unknown)}", skus=unknown)
+
+
+def _require_nodes(session: Session, codes: set[str]) -> None:
+    if not codes:
+        return
+    known = inventory_nodes.find_node_ids(session, codes)
+    unknown = sorted(codes - set(known))
+    if unknown:
+        raise UnknownNodeRef(f"unknown node {', '.join(unknown)}", nodes=unknown)
+
+
+def _line_addresses(order_in: OrderIn) -> list[dict[str, Any] | None]:
+    addresses: list[dict[str, Any] | None] = []
+    for no, ln in enumerate(order_in.lines, start=1):
+        if ln.method is Method.PICKUP:
+            addresses.append(None)
+            continue
+        address = ln.address or order_in.address
+        if address is None:
+            raise InvalidOrder(
+                f"line {no} is for {ln.method.value} but neither the line nor the order has an "
+                "address",
+                line_no=no,
+            )
+        addresses.append(address.model_dump())
+    return addresses
+
+
+def _insert_order(
+    session: Session,
+    channel: str,
+    external_id: str,
+    digest: str,
+    values: dict[str, Any],
+    lines: Sequence[Any],
+) -> int:
+    """The new order's id, or minus the id of the order already taken under this key."""
+    goods = sum(ln.unit_price_fen * ln.quantity for ln in lines)
+    line_discounts = sum(ln.line_discount_fen for ln in lines)
+    stmt = (
+        insert_for(session, orders_t)
+        .values(
+            channel=channel,
+            external_id=external_id,
+            payload_hash=digest,
+            goods_fen=goods,
+            line_discount_fen=line_discounts,
+            **values,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+        .returning(orders_t.c.id)
+    )
+    new_id = session.connection().execute(stmt).scalar()
+    if new_id is not None:
+        return int(new_id)
+    found = session.execute(
+        select(Order.id, Order.payload_hash).where(
+            Order.channel == channel, Order.external_id == external_id
+        )
+    ).one()
+    if found.payload_hash != digest:
+        raise OrderReplayMismatch(
+            f"order {external_id} from {channel} was already taken with different contents",
+            channel=channel,
+            external_id=external_id,
+            order_id=found.id,
+        )
+    return -int(found.id)
+
+
+def _insert_lines(
+    session: Session,
+    order_id: int,
+    lines: Sequence[Any],
+    order_discount_fen: int,
+    how: list[dict[str, Any]],
+    *,
+    status: str,
+) -> list[dict[str, Any]]:
+    """Insert the lines with their share of the order discount; `how` is each line's method,
+    pickup store and address."""
+    subtotals = [line_subtotal(ln) for ln in lines]
+    shares = allocate_discount(order_discount_fen, subtotals)
+    rows = [
+        {
+            "order_id": order_id,
+            "line_no": no,
+            "sku": ln.sku,
+            "quantity": ln.quantity,
+            "unit_price_fen": ln.unit_price_fen,
+            "line_discount_fen": ln.line_discount_fen,
+            "order_discount_fen": share,
+            "paid_fen": subtotal - share,
+            **how[no - 1],
+            "status": status,
+            "returned_quantity": 0,
+            "refunded_fen": 0,
+        }
+        for no, (ln, subtotal, share) in enumerate(zip(lines, subtotals, shares, strict=True), 1)
+    ]
+    ids = session.connection().execute(
+        insert(lines_t).returning(lines_t.c.id, sort_by_parameter_order=True), rows
+    )
+    for row, line_id in zip(rows, ids.scalars(), strict=True):
+        row["id"] = line_id
+    return rows
+
+
+def _placed_event(
+    order_id: int,
+    channel: str,
+    source: OrderIn | PosReceiptIn,
+    kind: str,
+    rows: list[dict[str, Any]],
+    *,
+    store: str | None = None,
+) -> OrderPlaced:
+    customer = source.customer
+    return OrderPlaced(
+        order_id=order_id,
+        channel=channel,
+        external_id=source.external_id if isinstance(source, OrderIn) else source.receipt_id,
+        kind=kind,
+        member_id=customer.member_id if customer else None,
+        store=store or (source.store if isinstance(source, OrderIn) else None),
+        guide=source.guide if isinstance(source, OrderIn) else source.cashier,
+        total_fen=source.total_fen,
+        lines=[
+            {
+                "line_no": r["line_no"],
+                "sku": r["sku"],
+                "quantity": r["quantity"],
+                "paid_fen": r["paid_fen"],
+                "method": r["method"],
+            }
+            for r in rows
+        ],
+    )

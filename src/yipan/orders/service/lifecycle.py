@@ -1,0 +1,467 @@
+"""After placement: fulfilment steps, pickups and their codes, cancellation, rejection and re-routing.
+
+Every change locks the fulfilment (or order) row first, so two terminals acting on the same
+parcel are serialised, and the second one sees the state the first one left. Sending the action
+that led to the current state again is answered with that state: a terminal that lost the
+response can retry safely.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yipan.channels import service as channels
+from yipan.events import service as events
+from yipan.events.domain import DomainEvent
+from yipan.inventory.service import reservations
+from yipan.kernel.clock import Clock, SystemClock
+from yipan.orders.domain.fulfilment import (
+    Action,
+    IllegalFulfilmentTransition,
+    Kind,
+    State,
+    goods_leave,
+    next_state,
+    pickup_code,
+    pickup_code_matches,
+    pickup_expired,
+    releases_stock,
+)
+from yipan.orders.domain.routing import Method
+from yipan.orders.errors import (
+    AlreadyShipped,
+    UnknownFulfilment,
+    UnknownLine,
+    UnknownOrder,
+    WrongPickupCode,
+)
+from yipan.orders.events import (
+    FulfilmentAdvanced,
+    FulfilmentRejected,
+    OrderCancelled,
+    OrderCompleted,
+    PickupReady,
+)
+from yipan.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine
+from yipan.orders.schemas import ActionIn, CancelIn, OrderOut, RejectIn, TransitionOut
+from yipan.orders.service import queries, trail
+from yipan.orders.service.sourcing import LineToSource, reservation_reference, source
+
+RandomBytes = Callable[[int], bytes]
+# States from which the goods are still at the node: cancelling or rejecting is still possible.
+_BEFORE_LEAVING = frozenset({State.CREATED, State.ALLOCATED, State.PICKING, State.PACKED})
+_BEFORE_LEAVING |= {State.READY_FOR_PICKUP}
+_HANDED_OVER = frozenset({State.DELIVERED, State.PICKED_UP})
+
+
+def advance(
+    session: Session,
+    fulfilment_id: int,
+    action: Action,
+    act: ActionIn,
+    *,
+    clock: Clock | None = None,
+    random_bytes: RandomBytes = secrets.token_bytes,
+) -> TransitionOut:
+    """Take one step of a fulfilment's state machine, with what the step means for stock."""
+    now = (clock or SystemClock()).now()
+    f = _lock_fulfilment(session, fulfilment_id)
+    if f.last_action == action.value and action is not Action.MARK_READY:
+        return TransitionOut(fulfilment=queries.fulfilment_outs(session, [f])[0])
+    if f.last_action == action.value:  # a replayed mark_ready hands out the same code again
+        return TransitionOut(
+            fulfilment=queries.fulfilment_outs(session, [f])[0], pickup_code=f.pickup_code
+        )
+    kind, before = Kind(f.kind), State(f.state)
+    after = next_state(kind, before, action)
+    order = _lock_order(session, f.order_id)
+    recorded: list[DomainEvent] = []
+    code = None
+    if action is Action.HAND_OVER and not pickup_code_matches(f.pickup_code or "", act.code or ""):
+        raise WrongPickupCode(
+            "the pickup code does not match; ask the customer for the code from their message",
+            fulfilment_id=f.id,
+        )
+    if action is Action.MARK_READY:
+        code = pickup_code(random_bytes(8))
+        f.pickup_code, f.ready_at = code, now
+        recorded.append(
+            PickupReady(
+                order_id=f.order_id,
+                fulfilment_id=f.id,
+                node=f.node,
+                member_id=order.member_id,
+                pickup_code=code,
+            )
+        )
+    if goods_leave(kind, after):
+        _close_holds(session, f.id, commit=True, clock=clock)
+        f.left_at = now
+    if after in _HANDED_OVER:
+        f.delivered_at = now
+    if releases_stock(after):
+        _close_holds(session, f.id, commit=False, clock=clock)
+    _move(session, f, action, after, now, act)
+    recorded.append(
+        FulfilmentAdvanced(
+            order_id=f.order_id,
+            fulfilment_id=f.id,
+            node=f.node,
+            action=action.value,
+            from_state=before.value,
+            to_state=after.value,
+        )
+    )
+    recorded.extend(_settle_order(session, order, now, act))
+    events.record_many(session, recorded, clock=clock)
+    return TransitionOut(fulfilment=queries.fulfilment_outs(session, [f])[0], pickup_code=code)
+
+
+def cancel_order(
+    session: Session, order_id: int, cancel: CancelIn, *, clock: Clock | None = None
+) -> OrderOut:
+    """Cancel everything not yet handed to a carrier or the customer; refuse if anything was."""
+    now = (clock or SystemClock()).now()
+    order = _lock_order(session, order_id)
+    if order.state == "cancelled":
+        return queries.get_order(session, order_id)
+    fulfilments = _fulfilments_of(session, order_id)
+    left = [f for f in fulfilments if f.left_at is not None]
+    if left:
+        raise AlreadyShipped(
+            "part of this order has already left; cancel the remaining lines one by one",
+            fulfilments=[f.id for f in left],
+        )
+    act = ActionIn(actor=cancel.actor, terminal=cancel.terminal)
+    for f in fulfilments:
+        if State(f.state) in _BEFORE_LEAVING:
+            _close_holds(session, f.id, commit=False, clock=clock)
+            _move(session, f, Action.CANCEL, State.CANCELLED, now, act)
+    lines = _lines_of(session, order_id)
+    for ln in lines:
+        ln.status = "cancelled"
+    _set_order_state(session, order, "cancelled", now, act, cancel.reason)
+    events.record(
+        session,
+        OrderCancelled(
+            order_id=order_id, reason=cancel.reason, line_nos=[ln.line_no for ln in lines]
+        ),
+        clock=clock,
+    )
+    return queries.get_order(session, order_id)
+
+
+def cancel_line(
+    session: Session, order_id: int, line_no: int, cancel: CancelIn, *, clock: Clock | None = None
+) -> OrderOut:
+    """Cancel one line before its goods leave; a fulfilment left with no lines is cancelled."""
+    now = (clock or SystemClock()).now()
+    order = _lock_order(session, order_id)
+    line = session.scalar(
+        select(OrderLine).where(OrderLine.order_id == order_id, OrderLine.line_no == line_no)
+    )
+    if line is None:
+        raise UnknownLine(f"order {order_id} has no line {line_no}", line_no=line_no)
+    if line.status == "cancelled":
+        return queries.get_order(session, order_id)
+    parts = list(
+        session.execute(
+            select(FulfilmentLine, Fulfilment)
+            .join(Fulfilment, Fulfilment.id == FulfilmentLine.fulfilment_id)
+            .where(FulfilmentLine.line_id == line.id, FulfilmentLine.status == "held")
+            .with_for_update()
+        ).all()
+    )
+    left = [f.id for fl, f in parts if f.left_at is not None]
+    if left or line.status == "fulfilled":
+        raise AlreadyShipped(
+            f"line {line_no} has already left; return it instead", fulfilments=left
+        )
+    act = ActionIn(actor=cancel.actor, terminal=cancel.terminal)
+    for fl, f in parts:
+        reservations.release(session, reservation_reference(fl.id), clock=clock)
+        fl.status = "cancelled"
+        still = session.scalar(
+            select(FulfilmentLine.id).where(
+                FulfilmentLine.fulfilment_id == f.id, FulfilmentLine.status == "held"
+            )
+        )
+        if still is None:
+            _move(session, f, Action.CANCEL, State.CANCELLED, now, act)
+    line.status = "cancelled"
+    trail.note(
+        session,
+        order_id,
+        "line_cancelled",
+        now,
+        actor=cancel.actor,
+        terminal=cancel.terminal,
+        details={"line_no": line_no, "reason": cancel.reason},
+    )
+    recorded: list[DomainEvent] = [
+        OrderCancelled(order_id=order_id, reason=cancel.reason, line_nos=[line_no])
+    ]
+    recorded.extend(_settle_order(session, order, now, act))
+    events.record_many(session, recorded, clock=clock)
+    return queries.get_order(session, order_id)
+
+
+def reject_fulfilment(
+    session: Session, fulfilment_id: int, reject: RejectIn, *, clock: Clock | None = None
+) -> OrderOut:
+    """A node cannot fulfil (damaged, not found): release it and route its lines elsewhere.
+
+    The lines never go back to a node that rejected this order. A line no other node can serve
+    is marked `unfulfilled`; the routing decision says what was considered.
+    """
+    now = (clock or SystemClock()).now()
+    f = _lock_fulfilment(session, fulfilment_id)
+    order = _lock_order(session, f.order_id)
+    if f.rejected_reason is not None:
+        return queries.get_order(session, f.order_id)
+    if State(f.state) not in _BEFORE_LEAVING:
+        raise IllegalFulfilmentTransition(
+            f"cannot reject a {f.kind} fulfilment that is {f.state}",
+            kind=f.kind,
+            state=f.state,
+            action="reject",
+        )
+    parts = list(
+        session.execute(
+            select(FulfilmentLine, OrderLine)
+            .join(OrderLine, OrderLine.id == FulfilmentLine.line_id)
+            .where(FulfilmentLine.fulfilment_id == f.id, FulfilmentLine.status == "held")
+        ).all()
+    )
+    _close_holds(session, f.id, commit=False, clock=clock)
+    act = ActionIn(actor=reject.actor, terminal=reject.terminal)
+    f.rejected_reason = reject.reason
+    _move(session, f, Action.CANCEL, State.CANCELLED, now, act, note_type="rejected")
+    refused_by = set(
+        session.scalars(
+            select(Fulfilment.node).where(
+                Fulfilment.order_id == f.order_id, Fulfilment.rejected_reason.is_not(None)
+            )
+        )
+    )
+    channel = channels.get_channel(session, order.channel)
+    sourced = source(
+        session,
+        f.order_id,
+        channel,
+        [
+            LineToSource(
+                line_id=ln.id,
+                line_no=ln.line_no,
+                sku=ln.sku,
+                quantity=fl.quantity,
+                method=Method(ln.method),
+                pickup_node=ln.pickup_node,
+                address=ln.address,
+            )
+            for fl, ln in parts
+        ],
+        now=now,
+        trigger="reroute",
+        exclude=frozenset(refused_by),
+        partial=True,
+    )
+    unfulfilled = {int(u.line_id) for u in sourced.unfulfilled}
+    for _fl, ln in parts:
+        if ln.id in unfulfilled:
+            ln.status = "unfulfilled"
+    line_nos = sorted(ln.line_no for _fl, ln in parts if ln.id in unfulfilled)
+    trail.note(
+        session,
+        f.order_id,
+        "rerouted",
+        now,
+        fulfilment_id=f.id,
+        actor=reject.actor,
+        terminal=reject.terminal,
+        details={
+            "rejected_by": f.node,
+            "reason": reject.reason,
+            "new_fulfilments": sourced.fulfilment_ids,
+            "nodes": sourced.nodes,
+            "unfulfilled_line_nos": line_nos,
+        },
+    )
+    recorded: list[DomainEvent] = [
+        FulfilmentRejected(
+            order_id=f.order_id,
+            fulfilment_id=f.id,
+            node=f.node,
+            reason=reject.reason,
+            rerouted_to=sourced.nodes,
+            unfulfilled_line_nos=line_nos,
+        )
+    ]
+    recorded.extend(_settle_order(session, order, now, act))
+    events.record_many(session, recorded, clock=clock)
+    return queries.get_order(session, f.order_id)
+
+
+def expire_pickups(
+    session: Session, *, hold_days: int, clock: Clock | None = None, limit: int = 200
+) -> int:
+    """Pickups that waited `hold_days` go back on sale. Returns how many expired."""
+    now = (clock or SystemClock()).now()
+    due = list(
+        session.scalars(
+            select(Fulfilment.id)
+            .where(
+                Fulfilment.state == State.READY_FOR_PICKUP.value,
+                Fulfilment.ready_at <= now - timedelta(days=hold_days),
+            )
+            .order_by(Fulfilment.ready_at)
+            .limit(limit)
+        )
+    )
+    expired = 0
+    for fid in due:
+        f = _lock_fulfilment(session, fid)
+        if f.ready_at is None or not pickup_expired(f.ready_at, now, hold_days):
+            continue
+        if f.state != State.READY_FOR_PICKUP.value:
+            continue  # handed over while we were looking
+        advance(session, fid, Action.EXPIRE, ActionIn(actor="system:pickup-expiry"), clock=clock)
+        expired += 1
+    return expired
+
+
+def _lock_fulfilment(session: Session, fulfilment_id: int) -> Fulfilment:
+    f = session.scalar(select(Fulfilment).where(Fulfilment.id == fulfilment_id).with_for_update())
+    if f is None:
+        raise UnknownFulfilment(f"no fulfilment {fulfilment_id}", fulfilment_id=fulfilment_id)
+    return f
+
+
+def _lock_order(session: Session, order_id: int) -> Order:
+    order = session.scalar(select(Order).where(Order.id == order_id).with_for_update())
+    if order is None:
+        raise UnknownOrder(f"no order {order_id}", order_id=order_id)
+    return order
+
+
+def _fulfilments_of(session: Session, order_id: int) -> list[Fulfilment]:
+    return list(
+        session.scalars(
+            select(Fulfilment)
+            .where(Fulfilment.order_id == order_id)
+            .order_by(Fulfilment.id)
+            .with_for_update()
+        )
+    )
+
+
+def _lines_of(session: Session, order_id: int) -> list[OrderLine]:
+    return list(
+        session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+        )
+    )
+
+
+def _close_holds(
+    session: Session, fulfilment_id: int, *, commit: bool, clock: Clock | None
+) -> None:
+    held = list(
+        session.scalars(
+            select(FulfilmentLine).where(
+                FulfilmentLine.fulfilment_id == fulfilment_id, FulfilmentLine.status == "held"
+            )
+        )
+    )
+    close = reservations.commit if commit else reservations.release
+    for fl in held:
+        close(session, reservation_reference(fl.id), clock=clock)
+        fl.status = "committed" if commit else "released"
+
+
+def _move(
+    session: Session,
+    f: Fulfilment,
+    action: Action,
+    after: State,
+    now: datetime,
+    act: ActionIn,
+    *,
+    note_type: str = "fulfilment",
+) -> None:
+    before = f.state
+    f.state, f.last_action, f.updated_at = after.value, action.value, now
+    trail.note(
+        session,
+        f.order_id,
+        note_type if note_type != "fulfilment" else f"fulfilment.{action.value}",
+        now,
+        fulfilment_id=f.id,
+        from_state=before,
+        to_state=after.value,
+        actor=act.actor,
+        terminal=act.terminal,
+        details={"node": f.node},
+    )
+
+
+def _settle_order(
+    session: Session, order: Order, now: datetime, act: ActionIn
+) -> Sequence[DomainEvent]:
+    """Mark lines fulfilled and the order completed once every live line reached the customer."""
+    if order.state != "open":
+        return []
+    session.flush()
+    lines = _lines_of(session, order.id)
+    handed: dict[int, int] = {}
+    waiting: set[int] = set()
+    for fl, state in session.execute(
+        select(FulfilmentLine, Fulfilment.state)
+        .join(Fulfilment, Fulfilment.id == FulfilmentLine.fulfilment_id)
+        .where(Fulfilment.order_id == order.id)
+    ).all():
+        if state in _HANDED_OVER:
+            handed[fl.line_id] = handed.get(fl.line_id, 0) + fl.quantity
+        elif fl.status == "held" or state == State.SHIPPED.value:
+            waiting.add(fl.line_id)
+    for ln in lines:
+        if ln.status == "open" and handed.get(ln.id, 0) >= ln.quantity:
+            ln.status = "fulfilled"
+    live = [ln for ln in lines if ln.status != "cancelled"]
+    if not live:
+        _set_order_state(session, order, "cancelled", now, act, "every line cancelled")
+        return []
+    if waiting or any(ln.status != "fulfilled" for ln in live):
+        return []
+    _set_order_state(session, order, "completed", now, act, None)
+    return [
+        OrderCompleted(
+            order_id=order.id,
+            channel=order.channel,
+            member_id=order.member_id,
+            paid_fen=sum(ln.paid_fen for ln in live),
+        )
+    ]
+
+
+def _set_order_state(
+    session: Session, order: Order, state: str, now: datetime, act: ActionIn, reason: str | None
+) -> None:
+    before = order.state
+    order.state, order.updated_at = state, now
+    trail.note(
+        session,
+        order.id,
+        f"order.{state}",
+        now,
+        from_state=before,
+        to_state=state,
+        actor=act.actor,
+        terminal=act.terminal,
+        details={"reason": reason} if reason else None,
+    )

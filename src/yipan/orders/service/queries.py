@@ -1,0 +1,270 @@
+"""Reading orders: one order with its lines and fulfilments, lists, the audit trail, decisions."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from yipan.orders.domain.fulfilment import Kind, State, allowed_actions
+from yipan.orders.errors import UnknownFulfilment, UnknownOrder, UnknownReturn
+from yipan.orders.models import (
+    Fulfilment,
+    FulfilmentLine,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Return,
+    ReturnLine,
+    RoutingDecision,
+)
+from yipan.orders.schemas import (
+    FulfilmentLineOut,
+    FulfilmentOut,
+    OrderEventOut,
+    OrderLineOut,
+    OrderOut,
+    OrderSummary,
+    ReturnLineOut,
+    ReturnOut,
+    RoutingDecisionOut,
+)
+
+
+def get_order(session: Session, order_id: int) -> OrderOut:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise UnknownOrder(f"no order {order_id}", order_id=order_id)
+    lines = list(
+        session.scalars(
+            select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+        )
+    )
+    fulfilments = list(
+        session.scalars(
+            select(Fulfilment).where(Fulfilment.order_id == order_id).order_by(Fulfilment.id)
+        )
+    )
+    return _order_out(order, lines, fulfilment_outs(session, fulfilments, lines))
+
+
+def _order_out(
+    order: Order, lines: Sequence[OrderLine], fulfilments: list[FulfilmentOut]
+) -> OrderOut:
+    return OrderOut(
+        id=order.id,
+        channel=order.channel,
+        external_id=order.external_id,
+        kind=order.kind,
+        state=order.state,
+        member_id=order.member_id,
+        guide=order.guide,
+        store=order.store,
+        currency=order.currency,
+        goods_fen=order.goods_fen,
+        line_discount_fen=order.line_discount_fen,
+        order_discount_fen=order.order_discount_fen,
+        shipping_fen=order.shipping_fen,
+        total_fen=order.total_fen,
+        exchange_of_return_id=order.exchange_of_return_id,
+        placed_at=order.placed_at,
+        created_at=order.created_at,
+        lines=[
+            OrderLineOut(
+                line_no=ln.line_no,
+                sku=ln.sku,
+                quantity=ln.quantity,
+                unit_price_fen=ln.unit_price_fen,
+                line_discount_fen=ln.line_discount_fen,
+                order_discount_fen=ln.order_discount_fen,
+                paid_fen=ln.paid_fen,
+                method=ln.method,
+                pickup_node=ln.pickup_node,
+                status=ln.status,
+                returned_quantity=ln.returned_quantity,
+                refunded_fen=ln.refunded_fen,
+            )
+            for ln in lines
+        ],
+        fulfilments=fulfilments,
+    )
+
+
+def fulfilment_outs(
+    session: Session, fulfilments: Sequence[Fulfilment], lines: Sequence[OrderLine] | None = None
+) -> list[FulfilmentOut]:
+    if not fulfilments:
+        return []
+    parts = list(
+        session.scalars(
+            select(FulfilmentLine)
+            .where(FulfilmentLine.fulfilment_id.in_([f.id for f in fulfilments]))
+            .order_by(FulfilmentLine.id)
+        )
+    )
+    if lines is None:
+        lines = list(
+            session.scalars(select(OrderLine).where(OrderLine.id.in_({p.line_id for p in parts})))
+        )
+    line_no = {ln.id: ln.line_no for ln in lines}
+    by_fulfilment: dict[int, list[FulfilmentLineOut]] = defaultdict(list)
+    for p in parts:
+        by_fulfilment[p.fulfilment_id].append(
+            FulfilmentLineOut(
+                line_no=line_no[p.line_id], sku=p.sku, quantity=p.quantity, status=p.status
+            )
+        )
+    return [
+        FulfilmentOut(
+            id=f.id,
+            node=f.node,
+            kind=f.kind,
+            method=f.method,
+            state=f.state,
+            allowed_actions=list(allowed_actions(Kind(f.kind), State(f.state))),
+            promised_by=f.promised_by,
+            ready_at=f.ready_at,
+            left_at=f.left_at,
+            delivered_at=f.delivered_at,
+            rejected_reason=f.rejected_reason,
+            lines=by_fulfilment[f.id],
+        )
+        for f in fulfilments
+    ]
+
+
+def get_fulfilment(session: Session, fulfilment_id: int) -> FulfilmentOut:
+    f = session.get(Fulfilment, fulfilment_id)
+    if f is None:
+        raise UnknownFulfilment(f"no fulfilment {fulfilment_id}", fulfilment_id=fulfilment_id)
+    return fulfilment_outs(session, [f])[0]
+
+
+def list_orders(
+    session: Session,
+    *,
+    channel: str | None = None,
+    state: str | None = None,
+    store: str | None = None,
+    member_id: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[OrderSummary]:
+    """Newest first; page with `before_id` = the last id of the previous page."""
+    stmt = select(Order).order_by(Order.id.desc()).limit(limit)
+    if channel:
+        stmt = stmt.where(Order.channel == channel)
+    if state:
+        stmt = stmt.where(Order.state == state)
+    if store:
+        stmt = stmt.where(Order.store == store)
+    if member_id:
+        stmt = stmt.where(Order.member_id == member_id)
+    if before_id is not None:
+        stmt = stmt.where(Order.id < before_id)
+    return [
+        OrderSummary(
+            id=o.id,
+            channel=o.channel,
+            external_id=o.external_id,
+            kind=o.kind,
+            state=o.state,
+            store=o.store,
+            total_fen=o.total_fen,
+            placed_at=o.placed_at,
+        )
+        for o in session.scalars(stmt)
+    ]
+
+
+def list_fulfilments(
+    session: Session,
+    *,
+    node: str | None = None,
+    state: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[FulfilmentOut]:
+    """A node's work queue, e.g. the pickups waiting at a store (`state=ready_for_pickup`)."""
+    stmt = select(Fulfilment).order_by(Fulfilment.id.desc()).limit(limit)
+    if node:
+        stmt = stmt.where(Fulfilment.node == node)
+    if state:
+        stmt = stmt.where(Fulfilment.state == state)
+    if before_id is not None:
+        stmt = stmt.where(Fulfilment.id < before_id)
+    return fulfilment_outs(session, list(session.scalars(stmt)))
+
+
+def order_events(session: Session, order_id: int) -> list[OrderEventOut]:
+    _require(session, order_id)
+    rows = session.scalars(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.id)
+    )
+    return [
+        OrderEventOut(
+            id=e.id,
+            type=e.type,
+            fulfilment_id=e.fulfilment_id,
+            from_state=e.from_state,
+            to_state=e.to_state,
+            actor=e.actor,
+            terminal=e.terminal,
+            details=e.details,
+            at=e.at,
+        )
+        for e in rows
+    ]
+
+
+def routing_decisions(session: Session, order_id: int) -> list[RoutingDecisionOut]:
+    _require(session, order_id)
+    rows = session.scalars(
+        select(RoutingDecision)
+        .where(RoutingDecision.order_id == order_id)
+        .order_by(RoutingDecision.id)
+    )
+    return [
+        RoutingDecisionOut(
+            id=d.id, trigger=d.trigger, explanation=d.explanation, created_at=d.created_at
+        )
+        for d in rows
+    ]
+
+
+def get_return(session: Session, return_id: int) -> ReturnOut:
+    ret = session.get(Return, return_id)
+    if ret is None:
+        raise UnknownReturn(f"no return {return_id}", return_id=return_id)
+    rows = session.execute(
+        select(ReturnLine, OrderLine.line_no, OrderLine.sku)
+        .join(OrderLine, OrderLine.id == ReturnLine.line_id)
+        .where(ReturnLine.return_id == return_id)
+        .order_by(OrderLine.line_no)
+    ).all()
+    return ReturnOut(
+        id=ret.id,
+        order_id=ret.order_id,
+        node=ret.node,
+        channel=ret.channel,
+        reason=ret.reason,
+        refund_fen=ret.refund_fen,
+        created_at=ret.created_at,
+        lines=[
+            ReturnLineOut(
+                line_no=no,
+                sku=sku,
+                quantity=r.quantity,
+                condition=r.condition,
+                refund_fen=r.refund_fen,
+            )
+            for r, no, sku in rows
+        ],
+    )
+
+
+def _require(session: Session, order_id: int) -> None:
+    if session.get(Order, order_id) is None:
+        raise UnknownOrder(f"no order {order_id}", order_id=order_id)
