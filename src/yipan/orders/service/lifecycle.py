@@ -186,6 +186,7 @@ def cancel_line(
     for fl, f in parts:
         reservations.release(session, reservation_reference(fl.id), clock=clock)
         fl.status = "cancelled"
+        session.flush()
         still = session.scalar(
             select(FulfilmentLine.id).where(
                 FulfilmentLine.fulfilment_id == f.id, FulfilmentLine.status == "held"
@@ -242,6 +243,7 @@ def reject_fulfilment(
     act = ActionIn(actor=reject.actor, terminal=reject.terminal)
     f.rejected_reason = reject.reason
     _move(session, f, Action.CANCEL, State.CANCELLED, now, act, note_type="rejected")
+    session.flush()  # the unit of work does not autoflush; the query below must see the rejection
     refused_by = set(
         session.scalars(
             select(Fulfilment.node).where(

@@ -34,6 +34,7 @@ from yipan.orders.schemas import (
 
 
 def get_order(session: Session, order_id: int) -> OrderOut:
+    session.flush()  # a service may have changed rows it is about to show
     order = session.get(Order, order_id)
     if order is None:
         raise UnknownOrder(f"no order {order_id}", order_id=order_id)
