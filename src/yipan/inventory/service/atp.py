@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from yipan.catalog import service as catalog
@@ -182,6 +182,37 @@ _SOURCING_COLUMNS = (
 )
 
 
+_LEVEL_COLUMNS = (
+    StockLevel.sku_id,
+    StockLevel.on_hand,
+    StockLevel.reserved,
+    StockLevel.safety_stock,
+    StockLevel.reorder_point,
+)
+_N = len(_SOURCING_COLUMNS)
+# Built once: an order reads the pool on every placement, and building the statement each time
+# cost as much as running it.
+_STOCKED = (
+    select(*_SOURCING_COLUMNS, *_LEVEL_COLUMNS)
+    .join(Node, Node.id == StockLevel.node_id)
+    .where(
+        StockLevel.sku_id.in_(bindparam("sku_ids", expanding=True)),
+        Node.active.is_(True),
+        StockLevel.on_hand - StockLevel.reserved - StockLevel.safety_stock > 0,
+    )
+)
+_NAMED = (
+    select(*_SOURCING_COLUMNS, *_LEVEL_COLUMNS)
+    .select_from(Node)
+    .outerjoin(
+        StockLevel,
+        (StockLevel.node_id == Node.id)
+        & StockLevel.sku_id.in_(bindparam("sku_ids", expanding=True)),
+    )
+    .where(Node.code.in_(bindparam("codes", expanding=True)))
+)
+
+
 def sourcing_nodes(
     session: Session,
     skus: Collection[str],
@@ -197,45 +228,23 @@ def sourcing_nodes(
     ids = catalog.sku_ids(session, skus)
     code_of = {v: k for k, v in ids.items()}
     rules = buffer_rules(session, channel)
-    level_cols = (
-        StockLevel.sku_id,
-        StockLevel.on_hand,
-        StockLevel.reserved,
-        StockLevel.safety_stock,
-        StockLevel.reorder_point,
-    )
-    stocked = (
-        select(*_SOURCING_COLUMNS, *level_cols)
-        .join(Node, Node.id == StockLevel.node_id)
-        .where(
-            StockLevel.sku_id.in_(list(ids.values())),
-            Node.active.is_(True),
-            StockLevel.on_hand - StockLevel.reserved - StockLevel.safety_stock > 0,
-        )
-    )
-    found: dict[str, SourcingNode] = {}
-    rows = list(session.execute(stocked))
+    params = {"sku_ids": list(ids.values())}
+    rows: list[Any] = list(session.execute(_STOCKED, params))
     if include:
-        rows += session.execute(
-            select(*_SOURCING_COLUMNS, *level_cols)
-            .select_from(Node)
-            .outerjoin(
-                StockLevel,
-                (StockLevel.node_id == Node.id) & StockLevel.sku_id.in_(list(ids.values())),
-            )
-            .where(Node.code.in_(list(include)))
-        )
+        rows += session.execute(_NAMED, {**params, "codes": list(include)})
+    found: dict[str, SourcingNode] = {}
     for row in rows:
-        node = found.get(row.code)
+        node = found.get(row[0])
         if node is None:
-            node = found[row.code] = SourcingNode(*(getattr(row, c.key) for c in _SOURCING_COLUMNS))
-        if row.sku_id is None:
+            node = found[row[0]] = SourcingNode(*row[:_N])
+        sku_id, on_hand, reserved, safety, reorder = row[_N:]
+        if sku_id is None:
             continue
-        available = atp(row.on_hand, row.reserved, row.safety_stock)
-        rule = rules.get(row.type)
+        available = atp(on_hand, reserved, safety)
+        rule = rules.get(node.type)
         if rule is not None:
             available = rule.apply(available)
-        sku = code_of[row.sku_id]
+        sku = code_of[sku_id]
         node.atp[sku] = max(0, available)
-        node.reorder_point[sku] = row.reorder_point
+        node.reorder_point[sku] = reorder
     return sorted(found.values(), key=lambda n: n.code)

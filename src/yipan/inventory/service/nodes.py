@@ -142,6 +142,7 @@ def set_channel_buffer(session: Session, buffer_in: ChannelBufferIn) -> ChannelB
         row.mode = buffer_in.mode
         row.value = buffer_in.value
     session.flush()
+    session.info.pop(_BUFFERS, None)
     return ChannelBufferOut(**buffer_in.model_dump())
 
 
@@ -155,16 +156,27 @@ def list_channel_buffers(session: Session, channel: str | None = None) -> list[C
     ]
 
 
+_BUFFERS = "yipan.inventory.buffer_rules"
+
+
 def buffer_rules(session: Session, channel: str | None) -> dict[str, BufferRule]:
-    """node type → the buffer a channel must keep off its ATP (empty for no channel)."""
+    """node type → the buffer a channel must keep off its ATP (empty for no channel).
+
+    Read once per transaction and channel: an order asks for them when it reads ATP and again
+    for every hold it places.
+    """
     if not channel:
         return {}
-    rows = session.execute(
-        select(ChannelBuffer.node_type, ChannelBuffer.mode, ChannelBuffer.value).where(
-            ChannelBuffer.channel == channel
+    known: dict[str, dict[str, BufferRule]] = session.info.setdefault(_BUFFERS, {})
+    rules = known.get(channel)
+    if rules is None:
+        rows = session.execute(
+            select(ChannelBuffer.node_type, ChannelBuffer.mode, ChannelBuffer.value).where(
+                ChannelBuffer.channel == channel
+            )
         )
-    )
-    return {t: BufferRule(BufferMode(m), v) for t, m, v in rows}
+        rules = known[channel] = {t: BufferRule(BufferMode(m), v) for t, m, v in rows}
+    return rules
 
 
 def local_delivery_covers(session: Session, latitude: float, longitude: float) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC
 from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
@@ -63,7 +64,7 @@ def place_order(
     _check_references(session, order_in)
     addresses = _line_addresses(order_in)
     kind = "guide" if order_in.guide else "online"
-    order_id = _insert_order(
+    taken = _insert_order(
         session,
         order_in.channel,
         order_in.external_id,
@@ -87,8 +88,9 @@ def place_order(
         },
         order_in.lines,
     )
-    if order_id < 0:
-        return PlacedOrder(created=False, order=queries.get_order(session, -order_id))
+    if isinstance(taken, int):
+        return PlacedOrder(created=False, order=queries.get_order(session, -taken))
+    order_id = taken["id"]
     rows = _insert_lines(
         session,
         order_id,
@@ -133,7 +135,7 @@ def place_order(
     if exchange_of_return_id is not None:
         placed = replace(placed, exchange_of_return_id=exchange_of_return_id)
     events.record(session, placed, clock=clock)
-    return PlacedOrder(created=True, order=queries.get_order(session, order_id))
+    return PlacedOrder(created=True, order=queries.new_order_out(taken, rows, sourced.fulfilments))
 
 
 def record_pos_receipt(
@@ -156,7 +158,7 @@ def record_pos_receipt(
     _require_skus(session, [ln.sku for ln in receipt.lines])
     _require_nodes(session, {receipt.store})
     customer = receipt.customer
-    order_id = _insert_order(
+    taken = _insert_order(
         session,
         receipt.channel,
         receipt.receipt_id,
@@ -180,8 +182,9 @@ def record_pos_receipt(
         },
         receipt.lines,
     )
-    if order_id < 0:
-        return PlacedOrder(created=False, order=queries.get_order(session, -order_id))
+    if isinstance(taken, int):
+        return PlacedOrder(created=False, order=queries.get_order(session, -taken))
+    order_id = taken["id"]
     at_till = {"method": "in_store", "pickup_node": None, "address": None}
     rows = _insert_lines(
         session,
@@ -358,26 +361,27 @@ def _insert_order(
     digest: str,
     values: dict[str, Any],
     lines: Sequence[Any],
-) -> int:
-    """The new order's id, or minus the id of the order already taken under this key."""
-    goods = sum(ln.unit_price_fen * ln.quantity for ln in lines)
-    line_discounts = sum(ln.line_discount_fen for ln in lines)
+) -> dict[str, Any] | int:
+    """The new order's row with its id, or minus the id of the order already taken under
+    this key."""
+    row = {
+        "channel": channel,
+        "external_id": external_id,
+        "payload_hash": digest,
+        "goods_fen": sum(ln.unit_price_fen * ln.quantity for ln in lines),
+        "line_discount_fen": sum(ln.line_discount_fen for ln in lines),
+        **values,
+        "placed_at": values["placed_at"].astimezone(UTC),
+    }
     stmt = (
         insert_for(session, orders_t)
-        .values(
-            channel=channel,
-            external_id=external_id,
-            payload_hash=digest,
-            goods_fen=goods,
-            line_discount_fen=line_discounts,
-            **values,
-        )
+        .values(**row)
         .on_conflict_do_nothing(index_elements=["channel", "external_id"])
         .returning(orders_t.c.id)
     )
     new_id = session.connection().execute(stmt).scalar()
     if new_id is not None:
-        return int(new_id)
+        return {**row, "id": int(new_id)}
     found = session.execute(
         select(Order.id, Order.payload_hash).where(
             Order.channel == channel, Order.external_id == external_id

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,7 +54,9 @@ def get_order(session: Session, order_id: int) -> OrderOut:
 
 
 def _order_out(
-    order: Order, lines: Sequence[OrderLine], fulfilments: list[FulfilmentOut]
+    order: Order | SimpleNamespace,
+    lines: Sequence[OrderLine | SimpleNamespace],
+    fulfilments: list[FulfilmentOut],
 ) -> OrderOut:
     return OrderOut(
         id=order.id,
@@ -90,6 +94,15 @@ def _order_out(
             for ln in lines
         ],
         fulfilments=fulfilments,
+    )
+
+
+def new_order_out(
+    order: dict[str, Any], lines: Sequence[dict[str, Any]], fulfilments: list[FulfilmentOut]
+) -> OrderOut:
+    """The order just written, shown from what was written rather than read back."""
+    return _order_out(
+        SimpleNamespace(**order), [SimpleNamespace(**ln) for ln in lines], fulfilments
     )
 
 

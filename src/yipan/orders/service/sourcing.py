@@ -32,7 +32,7 @@ from yipan.inventory.service import atp as inventory_atp
 from yipan.inventory.service import nodes as inventory_nodes
 from yipan.inventory.service import reservations
 from yipan.kernel.config import get_settings
-from yipan.orders.domain.fulfilment import KIND_FOR_METHOD, State
+from yipan.orders.domain.fulfilment import KIND_FOR_METHOD, State, allowed_actions
 from yipan.orders.domain.routing import (
     Destination,
     GroupExplanation,
@@ -47,6 +47,7 @@ from yipan.orders.domain.routing import (
 from yipan.orders.errors import OutOfStock, OutsideDeliveryArea, PickupNotOffered
 from yipan.orders.models import Fulfilment, FulfilmentLine
 from yipan.orders.models import RoutingDecision as DecisionRow
+from yipan.orders.schemas import FulfilmentLineOut, FulfilmentOut
 
 fulfilments_t = cast(Table, Fulfilment.__table__)
 fulfilment_lines_t = cast(Table, FulfilmentLine.__table__)
@@ -74,9 +75,16 @@ class LineToSource:
 
 @dataclass
 class Sourced:
-    fulfilment_ids: list[int] = field(default_factory=list)
-    nodes: list[str] = field(default_factory=list)
+    fulfilments: list[FulfilmentOut] = field(default_factory=list)
     unfulfilled: list[Unfulfillable] = field(default_factory=list)
+
+    @property
+    def fulfilment_ids(self) -> list[int]:
+        return [f.id for f in self.fulfilments]
+
+    @property
+    def nodes(self) -> list[str]:
+        return [f.node for f in self.fulfilments]
 
 
 def reservation_reference(fulfilment_line_id: int) -> str:
@@ -290,12 +298,13 @@ def _hold(
         promised = None
         if method in (Method.LOCAL_DELIVERY, Method.GROUP_LEADER):
             promised = now + timedelta(hours=policy.local_promise_hours)
+        kind = KIND_FOR_METHOD[method.value]
         fid = conn.execute(
             insert(fulfilments_t).returning(fulfilments_t.c.id),
             {
                 "order_id": order_id,
                 "node": node,
-                "kind": KIND_FOR_METHOD[method.value].value,
+                "kind": kind.value,
                 "method": method.value,
                 "state": State.ALLOCATED.value,
                 "last_action": "allocate",
@@ -328,8 +337,25 @@ def _hold(
                     channel=channel.code,
                 ),
             )
-        sourced.fulfilment_ids.append(fid)
-        sourced.nodes.append(node)
+        sourced.fulfilments.append(
+            FulfilmentOut(
+                id=fid,
+                node=node,
+                kind=kind.value,
+                method=method.value,
+                state=State.ALLOCATED.value,
+                allowed_actions=list(allowed_actions(kind, State.ALLOCATED)),
+                promised_by=promised,
+                ready_at=None,
+                left_at=None,
+                delivered_at=None,
+                rejected_reason=None,
+                lines=[
+                    FulfilmentLineOut(line_no=ln.line_no, sku=ln.sku, quantity=qty, status="held")
+                    for ln, qty in parts
+                ],
+            )
+        )
     return sourced
 
 
