@@ -73,3 +73,17 @@ def test_timestamps_come_back_in_utc_on_every_backend(engine: Engine) -> None:
     with unit_of_work(engine, readonly=True) as session:
         [event] = events.recent_events(session)
     assert event["occurred_at"].utcoffset() == timedelta(0)
+
+
+def test_a_timestamp_sent_with_an_offset_is_stored_as_the_same_instant(engine: Engine) -> None:
+    from datetime import UTC, datetime, timezone
+
+    from yipan.kernel.clock import FakeClock
+
+    shanghai = datetime(2026, 11, 22, 13, 42, 10, tzinfo=timezone(timedelta(hours=8)))
+    with unit_of_work(engine) as session:
+        events.record(session, NodeSaved(node="ST-1", created=True), clock=FakeClock(shanghai))
+    with unit_of_work(engine, readonly=True) as session:
+        [event] = events.recent_events(session)
+    assert event["occurred_at"] == shanghai
+    assert event["occurred_at"] == datetime(2026, 11, 22, 5, 42, 10, tzinfo=UTC)

@@ -300,6 +300,9 @@ def test_a_pickup_left_waiting_expires_and_its_stock_goes_back_on_sale(engine: E
         (f,) = queries.get_order(session, placed.id).fulfilments
         trail = queries.order_events(session, placed.id)
     assert f.state == "expired"
+    with unit_of_work(engine, readonly=True) as session:
+        after = queries.get_order(session, placed.id)
+    assert (after.state, after.lines[0].status) == ("cancelled", "not_collected")
     assert any(e.type == "fulfilment.expire" and e.actor == "system:pickup-expiry" for e in trail)
 
 

@@ -431,3 +431,69 @@ def test_an_exchange_is_a_return_plus_a_linked_order(engine: Engine) -> None:
             if e["payload"]["external_id"] == "MP-5-X"
         ]
         assert placed_x["payload"]["exchange_of_return_id"] == out["return"]["id"]
+
+
+def test_a_parcel_the_carrier_brings_back_is_stock_again_and_the_order_closes(
+    engine: Engine,
+) -> None:
+    with world.client(engine) as client:
+        placed = place(client, order("TM-9", [line(qty=2)], address=BEIJING))["order"]
+        fid = placed["fulfilments"][0]["id"]
+        for action in ("start_picking", "pack", "ship"):
+            step(client, fid, action)
+        assert stock(engine, TEE, "WH-BJ") == (98, 0)
+        assert step(client, fid, "fail_delivery")["fulfilment"]["state"] == "returned_to_sender"
+        assert stock(engine, TEE, "WH-BJ") == (100, 0)
+        after = client.get(f"/api/v1/orders/{placed['id']}").json()
+        assert [ln["status"] for ln in after["lines"]] == ["undelivered"]
+        assert after["state"] == "cancelled"
+        step(client, fid, "fail_delivery")  # a replay books nothing twice
+        assert stock(engine, TEE, "WH-BJ") == (100, 0)
+
+
+def test_cancelling_a_fulfilment_ends_its_lines_and_the_order(engine: Engine) -> None:
+    with world.client(engine) as client:
+        placed = place(client, order("TM-10", [line()], address=BEIJING))["order"]
+        fid = placed["fulfilments"][0]["id"]
+        step(client, fid, "cancel", actor="wh-lead")
+        after = client.get(f"/api/v1/orders/{placed['id']}").json()
+        assert (after["state"], after["lines"][0]["status"]) == ("cancelled", "cancelled")
+        assert stock(engine, TEE, "WH-BJ") == (100, 0)
+        (cancelled,) = events_named(engine, "orders.OrderCancelled")
+        assert cancelled["payload"]["line_nos"] == [1]
+
+
+def test_wrong_pickup_codes_are_counted_and_lock_the_pickup(engine: Engine) -> None:
+    with world.client(engine) as client:
+        body = order("MP-9", [line(method="pickup", pickup_node="ST-SH-1")], channel="miniapp")
+        placed = place(client, body)["order"]
+        fid = placed["fulfilments"][0]["id"]
+        code = step(client, fid, "mark_ready")["pickup_code"]
+        wrong = "000000" if code != "000000" else "111111"
+        for left in (4, 3, 2, 1, 0):
+            refused = client.post(
+                f"/api/v1/fulfilments/{fid}/hand_over", json={"code": wrong, "terminal": "PAD-1"}
+            )
+            assert refused.json()["code"] == "WRONG_PICKUP_CODE"
+            assert refused.json()["details"]["attempts_left"] == left
+        locked = client.post(f"/api/v1/fulfilments/{fid}/hand_over", json={"code": code})
+        assert (locked.status_code, locked.json()["code"]) == (409, "PICKUP_LOCKED")
+        trail = client.get(f"/api/v1/orders/{placed['id']}/events").json()
+        refusals = [e for e in trail if e["type"] == "pickup_code_refused"]
+        assert [e["terminal"] for e in refusals] == ["PAD-1"] * 5
+        assert stock(engine, TEE, "ST-SH-1") == (5, 1)  # still held for the customer
+
+
+def test_a_receipt_stamped_in_shanghai_time_keeps_its_instant(engine: Engine) -> None:
+    with world.client(engine) as client:
+        receipt = {
+            "channel": "pos",
+            "receipt_id": "R-TZ",
+            "store": "ST-SH-1",
+            "lines": [{"sku": TEE, "quantity": 1, "unit_price_fen": 9900}],
+            "total_fen": 9900,
+            "sold_at": "2026-11-22T13:42:10+08:00",
+        }
+        sale = client.post("/api/v1/pos/receipts", json=receipt).json()["order"]
+        assert sale["placed_at"] == "2026-11-22T05:42:10Z"
+        assert sale["fulfilments"][0]["delivered_at"] == "2026-11-22T05:42:10Z"

@@ -286,10 +286,20 @@ def test_pickup_without_stock_offers_nearest_stores_and_a_transfer_with_eta() ->
     assert unf.transfer is not None
     assert unf.transfer.source == "W1"
     assert unf.transfer.to_node == "S0"
-    assert unf.transfer.quantity == 3
+    assert unf.transfer.quantity == 2  # the store has 1 of the 3
     assert unf.transfer.distance_km == pytest.approx(0.8, rel=0.01)
     assert unf.transfer.eta_hours == pytest.approx(2 + 0.8 / 50, rel=0.01)
     assert rejection(decision, "S0") is Rejection.NO_STOCK
+
+
+def test_a_transfer_also_covers_a_store_short_of_its_safety_stock() -> None:
+    # 1 on hand under a safety stock of 3: raw ATP -2, so 2 + 1 must arrive to promise one.
+    nodes = [store("S0", 0, atp={"A": -2}), node("W1", lat=km_north(5), atp={"A": 99})]
+    line = Line("l1", "A", 1, Method.PICKUP, pickup_node="S0")
+    [unf] = route([line], nodes, HOME, POLICY).unfulfillable
+    assert "0 of 1" in unf.reason
+    assert unf.transfer is not None
+    assert (unf.transfer.source, unf.transfer.quantity) == ("W1", 3)
 
 
 def test_pickup_at_an_inactive_or_rejecting_store_is_unfulfillable() -> None:

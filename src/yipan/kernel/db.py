@@ -12,7 +12,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -53,14 +53,20 @@ READONLY = "yipan_readonly"
 
 
 class UtcDateTime(TypeDecorator[datetime]):
-    """A timestamp that always comes back in UTC.
+    """A timestamp stored in UTC and always read back in UTC.
 
-    PostgreSQL keeps the zone; SQLite stores the text without it, so the value read back is made
-    aware here, once, rather than in every service that shows a timestamp.
+    PostgreSQL keeps the zone; SQLite stores the wall-clock text without it, so a value sent with
+    another offset (a till's `+08:00`) is converted to UTC on the way in, and the value read back
+    is made aware here, once, rather than in every service that shows a timestamp.
     """
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else as_utc(value)

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.web import ERROR_RESPONSES, BeforeId, EngineDep, IdPath
 from yipan.orders.domain.fulfilment import Action, State
+from yipan.orders.errors import WrongPickupCode
 from yipan.orders.schemas import (
     ActionIn,
     CancelIn,
@@ -166,8 +167,13 @@ def advance_fulfilment(
 ) -> TransitionOut:
     """One step: start_picking, pack, ship, deliver, fail_delivery, mark_ready, hand_over
     (with the customer's `code`), cancel. Illegal steps are refused with the allowed ones."""
-    with unit_of_work(engine) as session:
-        return lifecycle.advance(session, fulfilment_id, action, act)
+    try:
+        with unit_of_work(engine) as session:
+            return lifecycle.advance(session, fulfilment_id, action, act)
+    except WrongPickupCode:
+        with unit_of_work(engine) as session:
+            lifecycle.record_wrong_code(session, fulfilment_id, act)
+        raise
 
 
 @router.post("/returns", status_code=201, responses=_replayed(ReturnOut))

@@ -65,6 +65,10 @@ class WrongPickupCode(Conflict):
     code = "WRONG_PICKUP_CODE"
 
 
+class PickupLocked(Conflict):
+    code = "PICKUP_LOCKED"
+
+
 class ReturnNotAllowed(Conflict):
     code = "RETURN_NOT_ALLOWED"
 

@@ -152,7 +152,8 @@ def atp_by_region(
 
 @dataclass(frozen=True)
 class SourcingNode:
-    """A node as order routing needs it: what it can do and its ATP per SKU code."""
+    """A node as order routing needs it: what it can do and its ATP per SKU code (below zero
+    where the node is short of its safety stock)."""
 
     code: str
     type: str
@@ -240,11 +241,11 @@ def sourcing_nodes(
         sku_id, on_hand, reserved, safety, reorder = row[_N:]
         if sku_id is None:
             continue
-        available = atp(on_hand, reserved, safety)
+        available = on_hand - reserved - safety  # below zero: short of its safety stock
         rule = rules.get(node.type)
-        if rule is not None:
+        if rule is not None and available > 0:
             available = rule.apply(available)
         sku = code_of[sku_id]
-        node.atp[sku] = max(0, available)
+        node.atp[sku] = available
         node.reorder_point[sku] = reorder
     return sorted(found.values(), key=lambda n: n.code)

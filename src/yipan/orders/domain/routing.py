@@ -44,6 +44,9 @@ class Rejection(StrEnum):
 class NodeOption:
     """A node as routing sees it. `atp` and `reorder_point` are per SKU code.
 
+    `atp` may be negative where a node holds less than its safety stock; `available` is never
+    below zero, and the gap tells a transfer plan how much more the node needs.
+
     `capacity_left` counts the shipments the node can still hand over today; each node a plan
     uses takes one.
     """
@@ -542,7 +545,7 @@ def _route_pickup(
         return expl, [], unf
 
     at_store = {store.code: 0.0}
-    left = {ln.sku: store.available(ln.sku) for ln in lines}
+    left = {ln.sku: store.atp.get(ln.sku, 0) for ln in lines}  # raw: may be below zero
     allocations: list[Allocation] = []
     unf = []
     for line in lines:
@@ -581,25 +584,32 @@ def _pickup_shortage(
     policy: RoutingPolicy,
     exclude: frozenset[str],
 ) -> Unfulfillable:
+    """Nearby stores that have the whole line, and a transfer that makes the store able to serve it.
+
+    `store_left` is the store's raw ATP, negative when it sits below its safety stock: the
+    transfer must cover that gap too, or the goods would arrive and still not be promisable.
+    """
+    needed = line.quantity - store_left
     alternatives: list[PickupAlternative] = []
     best_source: tuple[float, str] | None = None
     for node in nodes:
-        if node.code == store.code or node.available(line.sku) < line.quantity:
+        have = node.available(line.sku)
+        if node.code == store.code or have < min(line.quantity, needed):
             continue
         if _common_rejection(node, policy, exclude) is not None:
             continue
         distance = haversine_km(store.lat, store.lon, node.lat, node.lon)
-        if node.can_pickup and node.capacity_left > 0:
-            alternatives.append(PickupAlternative(node.code, distance, node.available(line.sku)))
-        if best_source is None or (distance, node.code) < best_source:
+        if have >= line.quantity and node.can_pickup and node.capacity_left > 0:
+            alternatives.append(PickupAlternative(node.code, distance, have))
+        if have >= needed and (best_source is None or (distance, node.code) < best_source):
             best_source = (distance, node.code)
     alternatives.sort(key=lambda a: (a.distance_km, a.node))
     transfer = None
     if best_source is not None:
         distance, source = best_source
         eta = policy.transfer_handling_hours + distance / policy.transfer_speed_kmh
-        transfer = TransferPlan(source, store.code, line.sku, line.quantity, distance, eta)
-    reason = f"{store.code} has {store_left} of {line.quantity} needed"
+        transfer = TransferPlan(source, store.code, line.sku, needed, distance, eta)
+    reason = f"{store.code} has {max(0, store_left)} of {line.quantity} needed"
     return Unfulfillable(
         line.line_id, reason, tuple(alternatives[: policy.pickup_alternatives]), transfer
     )

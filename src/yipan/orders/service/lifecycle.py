@@ -12,13 +12,15 @@ import secrets
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from yipan.channels import service as channels
 from yipan.events import service as events
 from yipan.events.domain import DomainEvent
-from yipan.inventory.service import reservations
+from yipan.inventory.domain import MovementKind
+from yipan.inventory.schemas import MovementIn
+from yipan.inventory.service import movements, reservations
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.orders.domain.fulfilment import (
     Action,
@@ -35,6 +37,7 @@ from yipan.orders.domain.fulfilment import (
 from yipan.orders.domain.routing import Method
 from yipan.orders.errors import (
     AlreadyShipped,
+    PickupLocked,
     UnknownFulfilment,
     UnknownLine,
     UnknownOrder,
@@ -47,7 +50,7 @@ from yipan.orders.events import (
     OrderCompleted,
     PickupReady,
 )
-from yipan.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine
+from yipan.orders.models import Fulfilment, FulfilmentLine, Order, OrderEvent, OrderLine
 from yipan.orders.schemas import ActionIn, CancelIn, OrderOut, RejectIn, TransitionOut
 from yipan.orders.service import queries, trail
 from yipan.orders.service.sourcing import LineToSource, reservation_reference, source
@@ -57,6 +60,17 @@ RandomBytes = Callable[[int], bytes]
 _BEFORE_LEAVING = frozenset({State.CREATED, State.ALLOCATED, State.PICKING, State.PACKED})
 _BEFORE_LEAVING |= {State.READY_FOR_PICKUP}
 _HANDED_OVER = frozenset({State.DELIVERED, State.PICKED_UP})
+# Where a fulfilment ends without the customer holding the goods, and what its lines become.
+_LINE_END = {
+    State.CANCELLED: "cancelled",
+    State.EXPIRED: "not_collected",
+    State.RETURNED_TO_SENDER: "undelivered",
+}
+_ENDED_STATES = tuple(s.value for s in _LINE_END)
+# Lines that will not reach the customer through this order any more.
+_ENDED_LINES = frozenset(_LINE_END.values())
+# Wrong codes tolerated per pickup: a 6-digit code must not be guessable at the counter.
+MAX_CODE_ATTEMPTS = 5
 
 
 def advance(
@@ -82,11 +96,8 @@ def advance(
     order = _lock_order(session, f.order_id)
     recorded: list[DomainEvent] = []
     code = None
-    if action is Action.HAND_OVER and not pickup_code_matches(f.pickup_code or "", act.code or ""):
-        raise WrongPickupCode(
-            "the pickup code does not match; ask the customer for the code from their message",
-            fulfilment_id=f.id,
-        )
+    if action is Action.HAND_OVER:
+        _check_code(session, f, act)
     if action is Action.MARK_READY:
         code = pickup_code(random_bytes(8))
         f.pickup_code, f.ready_at = code, now
@@ -106,7 +117,16 @@ def advance(
         f.delivered_at = now
     if releases_stock(after):
         _close_holds(session, f.id, commit=False, clock=clock)
+    if after is State.RETURNED_TO_SENDER:
+        _restock_returned_parcel(session, f, order.channel, clock)
     _move(session, f, action, after, now, act)
+    ended = _end_lines(session, f, _LINE_END[after]) if after in _LINE_END else []
+    if after is State.CANCELLED and ended:
+        recorded.append(
+            OrderCancelled(
+                order_id=f.order_id, reason=f"fulfilment {f.id} cancelled", line_nos=ended
+            )
+        )
     recorded.append(
         FulfilmentAdvanced(
             order_id=f.order_id,
@@ -169,19 +189,24 @@ def cancel_line(
         raise UnknownLine(f"order {order_id} has no line {line_no}", line_no=line_no)
     if line.status == "cancelled":
         return queries.get_order(session, order_id)
-    parts = list(
-        session.execute(
+    parts: list[tuple[FulfilmentLine, Fulfilment]] = [
+        (fl, f)
+        for fl, f in session.execute(
             select(FulfilmentLine, Fulfilment)
             .join(Fulfilment, Fulfilment.id == FulfilmentLine.fulfilment_id)
-            .where(FulfilmentLine.line_id == line.id, FulfilmentLine.status == "held")
+            .where(FulfilmentLine.line_id == line.id)
             .with_for_update()
-        ).all()
-    )
-    left = [f.id for fl, f in parts if f.left_at is not None]
-    if left or line.status == "fulfilled":
-        raise AlreadyShipped(
-            f"line {line_no} has already left; return it instead", fulfilments=left
         )
+    ]
+    left = sorted({f.id for _fl, f in parts if f.left_at is not None})
+    if left or line.status not in ("open", "unfulfilled"):
+        raise AlreadyShipped(
+            f"line {line_no} is {line.status if line.status != 'open' else 'on its way'}; "
+            "what has left can be returned instead",
+            fulfilments=left,
+            status=line.status,
+        )
+    parts = [(fl, f) for fl, f in parts if fl.status == "held"]
     act = ActionIn(actor=cancel.actor, terminal=cancel.terminal)
     for fl, f in parts:
         reservations.release(session, reservation_reference(fl.id), clock=clock)
@@ -434,9 +459,9 @@ def _settle_order(
     for ln in lines:
         if ln.status == "open" and handed.get(ln.id, 0) >= ln.quantity:
             ln.status = "fulfilled"
-    live = [ln for ln in lines if ln.status != "cancelled"]
-    if not live:
-        _set_order_state(session, order, "cancelled", now, act, "every line cancelled")
+    live = [ln for ln in lines if ln.status not in _ENDED_LINES]
+    if not live and not any(ln.status == "fulfilled" for ln in lines):
+        _set_order_state(session, order, "cancelled", now, act, "no line reached the customer")
         return []
     if waiting or any(ln.status != "fulfilled" for ln in live):
         return []
@@ -446,7 +471,7 @@ def _settle_order(
             order_id=order.id,
             channel=order.channel,
             member_id=order.member_id,
-            paid_fen=sum(ln.paid_fen for ln in live),
+            paid_fen=sum(ln.paid_fen for ln in lines if ln.status == "fulfilled"),
         )
     ]
 
@@ -467,3 +492,104 @@ def _set_order_state(
         terminal=act.terminal,
         details={"reason": reason} if reason else None,
     )
+
+
+def _check_code(session: Session, f: Fulfilment, act: ActionIn) -> None:
+    """Refuse a wrong code; after `MAX_CODE_ATTEMPTS` wrong ones, refuse every code.
+
+    Wrong attempts are written by the caller in a transaction of their own
+    (`record_wrong_code`), since this one rolls back with the refusal.
+    """
+    tried = session.scalar(
+        select(func.count())
+        .select_from(OrderEvent)
+        .where(OrderEvent.fulfilment_id == f.id, OrderEvent.type == WRONG_CODE)
+    )
+    if (tried or 0) >= MAX_CODE_ATTEMPTS:
+        raise PickupLocked(
+            f"{MAX_CODE_ATTEMPTS} wrong codes were tried for this pickup; check the customer's "
+            "ID and the order, then cancel and re-place it",
+            fulfilment_id=f.id,
+            attempts=tried,
+        )
+    if not pickup_code_matches(f.pickup_code or "", act.code or ""):
+        raise WrongPickupCode(
+            "the pickup code does not match; ask the customer for the code from their message",
+            fulfilment_id=f.id,
+            attempts_left=MAX_CODE_ATTEMPTS - (tried or 0) - 1,
+        )
+
+
+WRONG_CODE = "pickup_code_refused"
+
+
+def record_wrong_code(
+    session: Session, fulfilment_id: int, act: ActionIn, *, clock: Clock | None = None
+) -> None:
+    """Keep a wrong pickup code attempt in the audit trail (it counts towards the lock)."""
+    f = session.get(Fulfilment, fulfilment_id)
+    if f is None:
+        return
+    trail.note(
+        session,
+        f.order_id,
+        WRONG_CODE,
+        (clock or SystemClock()).now(),
+        fulfilment_id=f.id,
+        actor=act.actor,
+        terminal=act.terminal,
+    )
+
+
+def _restock_returned_parcel(
+    session: Session, f: Fulfilment, channel: str, clock: Clock | None
+) -> None:
+    """The carrier brought the parcel back: its goods are stock at the sending node again."""
+    parts = list(
+        session.scalars(
+            select(FulfilmentLine).where(
+                FulfilmentLine.fulfilment_id == f.id, FulfilmentLine.status == "committed"
+            )
+        )
+    )
+    for fl in parts:
+        movements.record_movement(
+            session,
+            MovementIn(
+                sku=fl.sku,
+                node=f.node,
+                kind=MovementKind.RETURN,
+                quantity=fl.quantity,
+                reason="parcel returned to sender",
+                reference=f"order:{f.order_id}",
+                channel=channel,
+                idempotency_key=f"returned-to-sender:{fl.id}",
+            ),
+            clock=clock,
+        )
+        fl.status = "returned"
+
+
+def _end_lines(session: Session, f: Fulfilment, status: str) -> list[int]:
+    """Lines of `f` with no part left on its way to the customer take `status`; their numbers."""
+    session.flush()
+    line_ids = set(
+        session.scalars(select(FulfilmentLine.line_id).where(FulfilmentLine.fulfilment_id == f.id))
+    )
+    still_going = set(
+        session.scalars(
+            select(FulfilmentLine.line_id)
+            .join(Fulfilment, Fulfilment.id == FulfilmentLine.fulfilment_id)
+            .where(
+                FulfilmentLine.line_id.in_(line_ids),
+                Fulfilment.id != f.id,
+                Fulfilment.state.not_in(_ENDED_STATES),
+            )
+        )
+    )
+    ended = []
+    for ln in session.scalars(select(OrderLine).where(OrderLine.id.in_(line_ids - still_going))):
+        if ln.status == "open":
+            ln.status = status
+            ended.append(ln.line_no)
+    return sorted(ended)

@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, Table, func, insert, select
 from sqlalchemy.orm import Session
 
+from yipan.catalog import service as catalog
 from yipan.channels.schemas import ChannelOut
 from yipan.inventory.domain import NodeType
 from yipan.inventory.errors import InsufficientStock
@@ -293,6 +294,7 @@ def _hold(
                 dest = (float(ln.address["latitude"]), float(ln.address["longitude"]))
             parcels.setdefault((a.node, ln.method, dest), []).append((ln, a.quantity))
     sourced = Sourced()
+    holds: list[tuple[int, str, str, int]] = []
     conn = session.connection()
     for (node, method, _dest), parts in parcels.items():
         promised = None
@@ -328,15 +330,10 @@ def _hold(
                 for ln, qty in parts
             ],
         ).scalars()
-        for fl_id, (ln, qty) in zip(list(line_ids), parts, strict=True):
-            reservations.reserve(
-                session,
-                ReserveIn(
-                    reference=reservation_reference(fl_id),
-                    lines=[ReserveLine(sku=ln.sku, node=node, quantity=qty)],
-                    channel=channel.code,
-                ),
-            )
+        holds.extend(
+            (fl_id, ln.sku, node, qty)
+            for fl_id, (ln, qty) in zip(list(line_ids), parts, strict=True)
+        )
         sourced.fulfilments.append(
             FulfilmentOut(
                 id=fid,
@@ -355,6 +352,19 @@ def _hold(
                     for ln, qty in parts
                 ],
             )
+        )
+    # Stock rows are locked in (SKU id, node id) order, the order every other writer of levels
+    # uses, so two baskets naming the same SKUs in a different order cannot deadlock.
+    sku_ids = catalog.sku_ids(session, {h[1] for h in holds})
+    node_ids = inventory_nodes.node_ids(session, {h[2] for h in holds})
+    for fl_id, sku, node, qty in sorted(holds, key=lambda h: (sku_ids[h[1]], node_ids[h[2]])):
+        reservations.reserve(
+            session,
+            ReserveIn(
+                reference=reservation_reference(fl_id),
+                lines=[ReserveLine(sku=sku, node=node, quantity=qty)],
+                channel=channel.code,
+            ),
         )
     return sourced
 
