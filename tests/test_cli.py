@@ -55,3 +55,55 @@ def test_events_can_be_delivered_from_the_command_line(database: Engine) -> None
     result = runner.invoke(app, ["events", "deliver"])
     assert result.exit_code == 0, result.output
     assert "delivered 1" in result.output
+
+
+def test_an_offline_till_uploads_its_receipts_twice_without_harm(
+    database: Engine, tmp_path: Path
+) -> None:
+    import json
+
+    from tests.orders import world
+
+    world.build(database)
+    receipts = [
+        {
+            "channel": "pos",
+            "receipt_id": f"T1-{n}",
+            "store": "ST-SH-1",
+            "lines": [{"sku": world.TEE, "quantity": 1, "unit_price_fen": 9900}],
+            "total_fen": 9900,
+            "sold_at": "2026-11-22T09:00:00+08:00",
+        }
+        for n in range(3)
+    ]
+    bad = {**receipts[0], "receipt_id": "T1-bad", "total_fen": 1}
+    file = tmp_path / "till.jsonl"
+    file.write_text("\n".join(json.dumps(r) for r in [*receipts, bad, "not json"]) + "\n")
+
+    first = runner.invoke(app, ["orders", "upload-receipts", str(file)])
+    assert first.exit_code == 1, first.output
+    assert "3 new, 0 already uploaded, 2 refused" in first.output
+    assert "SUMS_DO_NOT_ADD_UP" in first.output
+    again = runner.invoke(app, ["orders", "upload-receipts", str(file)])
+    assert "0 new, 3 already uploaded, 2 refused" in again.output
+    assert world.stock(database, world.TEE, "ST-SH-1") == (2, 0)
+
+
+def test_uncollected_pickups_can_be_expired_from_the_command_line(database: Engine) -> None:
+    from tests.orders import world
+    from yipan.kernel.db import unit_of_work
+    from yipan.orders.domain.fulfilment import Action
+    from yipan.orders.schemas import ActionIn, OrderIn
+    from yipan.orders.service import capture, lifecycle
+
+    world.build(database)
+    body = world.order("P-1", [world.line(method="pickup", pickup_node="ST-SH-1")])
+    with unit_of_work(database) as session:
+        placed = capture.place_order(session, OrderIn.model_validate(body)).order
+    with unit_of_work(database) as session:
+        lifecycle.advance(session, placed.fulfilments[0].id, Action.MARK_READY, ActionIn())
+    assert world.stock(database, world.TEE, "ST-SH-1") == (5, 1)
+    result = runner.invoke(app, ["orders", "expire-pickups", "--days", "0"])
+    assert result.exit_code == 0, result.output
+    assert "1 pickups expired after 0 days" in result.output
+    assert world.stock(database, world.TEE, "ST-SH-1") == (5, 0)

@@ -497,3 +497,22 @@ def test_a_receipt_stamped_in_shanghai_time_keeps_its_instant(engine: Engine) ->
         sale = client.post("/api/v1/pos/receipts", json=receipt).json()["order"]
         assert sale["placed_at"] == "2026-11-22T05:42:10Z"
         assert sale["fulfilments"][0]["delivered_at"] == "2026-11-22T05:42:10Z"
+
+
+def test_a_community_group_leader_order_comes_from_a_store_near_the_leader(
+    engine: Engine,
+) -> None:
+    with world.client(engine) as client:
+        body = order(
+            "MP-GL", [line(qty=2, method="group_leader")], channel="miniapp", address=LUJIAZUI
+        )
+        (run,) = place(client, body)["order"]["fulfilments"]
+        assert (run["node"], run["method"], run["kind"]) == ("ST-SH-2", "group_leader", "shipment")
+        assert run["promised_by"] is not None
+        far = client.post(
+            "/api/v1/orders",
+            json=order(
+                "MP-GL2", [line(method="group_leader")], channel="miniapp", address=world.SUZHOU
+            ),
+        )
+        assert (far.status_code, far.json()["code"]) == (409, "OUT_OF_STOCK")
