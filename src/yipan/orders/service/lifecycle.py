@@ -15,12 +15,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from yipan.catalog import service as catalog
 from yipan.channels import service as channels
 from yipan.events import service as events
 from yipan.events.domain import DomainEvent
 from yipan.inventory.domain import MovementKind
 from yipan.inventory.schemas import MovementIn
 from yipan.inventory.service import movements, reservations
+from yipan.inventory.service import nodes as inventory_nodes
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.orders.domain.fulfilment import (
     Action,
@@ -111,12 +113,12 @@ def advance(
             )
         )
     if goods_leave(kind, after):
-        _close_holds(session, f.id, commit=True, clock=clock)
+        _close_holds(session, [f], commit=True, clock=clock)
         f.left_at = now
     if after in _HANDED_OVER:
         f.delivered_at = now
     if releases_stock(after):
-        _close_holds(session, f.id, commit=False, clock=clock)
+        _close_holds(session, [f], commit=False, clock=clock)
     if after is State.RETURNED_TO_SENDER:
         _restock_returned_parcel(session, f, order.channel, clock)
     _move(session, f, action, after, now, act)
@@ -158,10 +160,10 @@ def cancel_order(
             fulfilments=[f.id for f in left],
         )
     act = ActionIn(actor=cancel.actor, terminal=cancel.terminal)
-    for f in fulfilments:
-        if State(f.state) in _BEFORE_LEAVING:
-            _close_holds(session, f.id, commit=False, clock=clock)
-            _move(session, f, Action.CANCEL, State.CANCELLED, now, act)
+    live = [f for f in fulfilments if State(f.state) in _BEFORE_LEAVING]
+    _close_holds(session, live, commit=False, clock=clock)
+    for f in live:
+        _move(session, f, Action.CANCEL, State.CANCELLED, now, act)
     lines = _lines_of(session, order_id)
     for ln in lines:
         ln.status = "cancelled"
@@ -206,7 +208,10 @@ def cancel_line(
             fulfilments=left,
             status=line.status,
         )
-    parts = [(fl, f) for fl, f in parts if fl.status == "held"]
+    node_ids = inventory_nodes.node_ids(session, {f.node for _fl, f in parts})
+    parts = sorted(
+        ((fl, f) for fl, f in parts if fl.status == "held"), key=lambda p: node_ids[p[1].node]
+    )
     act = ActionIn(actor=cancel.actor, terminal=cancel.terminal)
     for fl, f in parts:
         reservations.release(session, reservation_reference(fl.id), clock=clock)
@@ -264,7 +269,7 @@ def reject_fulfilment(
             .where(FulfilmentLine.fulfilment_id == f.id, FulfilmentLine.status == "held")
         ).all()
     )
-    _close_holds(session, f.id, commit=False, clock=clock)
+    _close_holds(session, [f], commit=False, clock=clock)
     act = ActionIn(actor=reject.actor, terminal=reject.terminal)
     f.rejected_reason = reject.reason
     _move(session, f, Action.CANCEL, State.CANCELLED, now, act, note_type="rejected")
@@ -396,15 +401,23 @@ def _lines_of(session: Session, order_id: int) -> list[OrderLine]:
 
 
 def _close_holds(
-    session: Session, fulfilment_id: int, *, commit: bool, clock: Clock | None
+    session: Session, fulfilments: Sequence[Fulfilment], *, commit: bool, clock: Clock | None
 ) -> None:
+    """Commit or release the holds of `fulfilments`, stock rows in (SKU id, node id) order like
+    every other writer of levels, so two orders closing the same SKUs cannot deadlock."""
+    if not fulfilments:
+        return
+    node_of = {f.id: f.node for f in fulfilments}
     held = list(
         session.scalars(
             select(FulfilmentLine).where(
-                FulfilmentLine.fulfilment_id == fulfilment_id, FulfilmentLine.status == "held"
+                FulfilmentLine.fulfilment_id.in_(node_of), FulfilmentLine.status == "held"
             )
         )
     )
+    sku_ids = catalog.sku_ids(session, {fl.sku for fl in held})
+    node_ids = inventory_nodes.node_ids(session, set(node_of.values()))
+    held.sort(key=lambda fl: (sku_ids[fl.sku], node_ids[node_of[fl.fulfilment_id]], fl.id))
     close = reservations.commit if commit else reservations.release
     for fl in held:
         close(session, reservation_reference(fl.id), clock=clock)
