@@ -43,6 +43,7 @@ test: lint
 
 bench: install
 	$(BIN)/python -m bench.inventory
+	$(BIN)/python -m bench.orders
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: install

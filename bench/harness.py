@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
+import socket
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine, text
 
 from yipan.kernel import migrate
@@ -42,6 +49,15 @@ def fresh_postgres(url: str) -> Engine:
         conn.execute(text("CREATE SCHEMA public"))
     migrate.upgrade(engine)
     return engine
+
+
+def vacuum_analyze(engine: Engine) -> None:
+    """On PostgreSQL, what autovacuum would have done by now: reclaim dead rows (a drained outbox
+    leaves one per event) and gather the planner's statistics. A no-op on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
 
 
 def fresh_sqlite(directory: Path) -> Engine:
@@ -101,3 +117,155 @@ def machine() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": sys.platform,
     }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def api_server(url: str, *, workers: int = 1, port: int | None = None) -> Iterator[tuple[int, int]]:
+    """Serve the API from its own uvicorn processes on YIPAN_DATABASE_URL=`url`; yields (port,
+    pid of the server) once /health answers. Access logs are off: they would be measured too."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "uvicorn", "yipan.app:create_app", "--factory"]
+    command += ["--port", str(port), "--workers", str(workers)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    server = subprocess.Popen(command, env={**os.environ, "YIPAN_DATABASE_URL": url})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API server did not start (exit code {server.poll()})")
+            time.sleep(0.1)
+        yield port, server.pid
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()  # fields from the state on; comm may hold spaces
+
+
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by `root` and every live descendant (Linux)."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = int(fields[1])
+            cpu[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICK
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(cpu.get(p, 0.0) for p in tree)
+
+
+def _backends(database: str) -> dict[int, float]:
+    """CPU seconds so far of every PostgreSQL backend connected to `database` (Linux, local)."""
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if f" {database} " in command and (fields := _stat(int(entry.name))) is not None:
+            found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _TICK
+    return found
+
+
+class BackendCpu:
+    """CPU used by one database's PostgreSQL backends between start and stop. Sampled every
+    `interval` seconds, so backends that connect and leave meanwhile count too (up to
+    their last sample); the server's shared processes (WAL writer, checkpointer) are left out."""
+
+    def __init__(self, database: str, interval: float = 0.5) -> None:
+        self.database = database
+        self.interval = interval
+        self.seconds = 0.0
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        self._last.update(_backends(self.database))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def start(self) -> None:
+        self._first = _backends(self.database)
+        self._last = dict(self._first)
+        self._thread.start()
+
+    def stop(self) -> float:
+        """Stop sampling; returns (and keeps in `seconds`) the CPU seconds used since start."""
+        if self._thread.is_alive():
+            self._stop.set()
+            self._thread.join()
+            self._sample()
+            self.seconds = sum(cpu - self._first.get(pid, 0.0) for pid, cpu in self._last.items())
+        return self.seconds
+
+    def __enter__(self) -> BackendCpu:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+RunBackend = Callable[[str, str, Engine], dict[str, Any]]
+
+
+def run_on_both_backends(
+    run_backend: RunBackend, *, only: str | None, pg_env: str, pg_default: str
+) -> None:
+    """Run `run_backend(name, url, engine)` on a fresh PostgreSQL database (the URL from the
+    environment variable `pg_env`, else `pg_default`) and a temporary SQLite file, unless `only`
+    names one; print the figures as one JSON line keyed by backend."""
+    results: dict[str, Any] = {}
+    started = time.perf_counter()
+    if only in (None, "postgresql"):
+        url = os.environ.get(pg_env, pg_default)
+        engine = fresh_postgres(url)
+        results["postgresql"] = run_backend("postgresql", url, engine)
+        engine.dispose()
+    if only in (None, "sqlite"):
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = fresh_sqlite(Path(tmp))
+            url = engine.url.render_as_string()
+            results["sqlite"] = run_backend("sqlite", url, engine)
+            engine.dispose()
+    total = round(time.perf_counter() - started)
+    for figures in results.values():
+        figures["machine"] = {**machine(), "bench_total_s": total}
+    print(json.dumps(results))

@@ -15,9 +15,7 @@ import random
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,11 +23,9 @@ from sqlalchemy import Engine, func, select
 
 from bench.harness import (
     DEFAULT_PG,
-    fresh_postgres,
-    fresh_sqlite,
     log,
-    machine,
     percentiles,
+    run_on_both_backends,
     run_workers,
 )
 from yipan.catalog import service as catalog
@@ -356,23 +352,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--only", choices=["postgresql", "sqlite"])
     args = parser.parse_args()
-    results: dict[str, Any] = {}
-    started = time.perf_counter()
-    if args.only in (None, "postgresql"):
-        url = os.environ.get("YIPAN_BENCH_DATABASE_URL", DEFAULT_PG)
-        engine = fresh_postgres(url)
-        results["postgresql"] = run_backend("postgresql", url, engine, args.seconds)
-        engine.dispose()
-    if args.only in (None, "sqlite"):
-        with tempfile.TemporaryDirectory() as tmp:
-            engine = fresh_sqlite(Path(tmp))
-            url = engine.url.render_as_string()
-            results["sqlite"] = run_backend("sqlite", url, engine, args.seconds)
-            engine.dispose()
-    total = round(time.perf_counter() - started)
-    for figures in results.values():
-        figures["machine"] = {**machine(), "bench_total_s": total}
-    print(json.dumps(results))
+    run_on_both_backends(
+        lambda name, url, engine: run_backend(name, url, engine, args.seconds),
+        only=args.only,
+        pg_env="YIPAN_BENCH_DATABASE_URL",
+        pg_default=DEFAULT_PG,
+    )
 
 
 if __name__ == "__main__":

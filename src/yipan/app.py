@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from sqlalchemy import Engine
@@ -23,11 +24,13 @@ from yipan.wiring import Background
 
 def create_app(engine: Engine | None = None, *, background: bool = True) -> FastAPI:
     settings = get_settings()
-    engine = engine or make_engine(settings.database_url)
+    # One connection per request thread, and two for the background jobs (outbox, sweepers).
+    engine = engine or make_engine(settings.database_url, pool_size=settings.http_threads + 2)
     jobs = Background(engine, settings) if background else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
         if jobs:
             jobs.start()
         yield

@@ -203,7 +203,13 @@ def test_a_channel_that_excludes_stores_ships_from_warehouses(engine: Engine) ->
         ).json()
         assert placed["order"]["fulfilments"][0]["node"] == "WH-KS"
         decision = client.get(f"/api/v1/orders/{placed['order']['id']}/routing").json()[0]
-        assert decision["explanation"]["groups"][0]["rejected_by_reason"]["excluded_type"] == 3
+        # ST-SH-1 and ST-SH-2 ship and are turned down for their type; ST-SH-3 does not ship,
+        # so a shipping order never reads it.
+        rejected = decision["explanation"]["groups"][0]["rejected_sample"]
+        assert {(r["node"], r["reason"]) for r in rejected} == {
+            ("ST-SH-1", "excluded_type"),
+            ("ST-SH-2", "excluded_type"),
+        }
 
         near_only = {**rules, "routing": {"max_distance_km": 10}}
         client.put("/api/v1/channels/tmall", json=near_only)

@@ -51,7 +51,9 @@ def test_an_online_order_goes_to_the_nearest_store_with_stock_and_says_why(
         scored = {p["nodes"][0]: p["total"] for p in group["plans"]}
         assert scored["ST-SH-2"] == min(scored.values())
         assert set(scored) >= {"ST-SH-1", "WH-KS", "WH-BJ"}
-        assert group["rejected_by_reason"] == {"incapable": 1}  # ST-SH-3 does not ship
+        # ST-SH-3 has the tee but does not ship: a shipping order does not even consider it.
+        assert "ST-SH-3" not in scored
+        assert group["rejected_by_reason"] == {}
         (placed_event,) = events_named(engine, "orders.OrderPlaced")
         assert placed_event["payload"]["lines"][0]["paid_fen"] == 9900
 

@@ -10,6 +10,7 @@ from yipan.channels.events import ChannelSaved
 from yipan.channels.models import Channel
 from yipan.channels.schemas import ChannelIn, ChannelOut
 from yipan.events import service as events
+from yipan.kernel.cache import ReferenceCache
 from yipan.kernel.clock import Clock, SystemClock
 
 
@@ -18,6 +19,7 @@ def save_channel(
 ) -> ChannelOut:
     """Register a channel or change it in place; sending the same body twice changes nothing."""
     now = (clock or SystemClock()).now()
+    _channels.forget(session)
     channel = session.scalar(select(Channel).where(Channel.code == channel_in.code))
     created = channel is None
     wanted = channel_in.model_dump(mode="json")
@@ -41,11 +43,18 @@ def save_channel(
     return ChannelOut.model_validate(channel)
 
 
+# Every order reads its channel; channels change seldom.
+_channels: ReferenceCache[ChannelOut] = ReferenceCache()
+
+
 def get_channel(session: Session, code: str) -> ChannelOut:
-    channel = session.scalar(select(Channel).where(Channel.code == code))
-    if channel is None:
-        raise UnknownChannel(f"no channel with code {code}", code=code)
-    return ChannelOut.model_validate(channel)
+    def load() -> ChannelOut:
+        channel = session.scalar(select(Channel).where(Channel.code == code))
+        if channel is None:
+            raise UnknownChannel(f"no channel with code {code}", code=code)
+        return ChannelOut.model_validate(channel)
+
+    return _channels.get(session, code, load)
 
 
 def active_channel(session: Session, code: str) -> ChannelOut:

@@ -14,6 +14,10 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Requests handled at once per server process. Sync routes run in a thread pool; more threads
+    # than this only fight over the GIL and the database pool (each holds a connection), so the
+    # pool is sized to match and the rest of the requests queue on the event loop.
+    http_threads: int = 8
     # How long a reservation without an explicit expiry is held (minutes); 0 means until released.
     default_reservation_minutes: int = 0
     # Dispatcher: how many times an outbox event is tried before it is parked as dead.
@@ -23,6 +27,9 @@ class Settings(BaseSettings):
     pickup_hold_days: int = 3
     # How stale another process's count of today's shipments per node may be for routing.
     capacity_refresh_seconds: float = 5.0
+    # How stale another process's copy of slowly changing reference data (channels and their
+    # stock buffers) may be; a change made through a process is seen by that process at once.
+    reference_refresh_seconds: float = 5.0
 
 
 @lru_cache(maxsize=1)

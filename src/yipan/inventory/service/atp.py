@@ -7,7 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from yipan.catalog import service as catalog
@@ -191,17 +191,31 @@ _LEVEL_COLUMNS = (
     StockLevel.reorder_point,
 )
 _N = len(_SOURCING_COLUMNS)
-# Built once: an order reads the pool on every placement, and building the statement each time
-# cost as much as running it.
-_STOCKED = (
-    select(*_SOURCING_COLUMNS, *_LEVEL_COLUMNS)
-    .join(Node, Node.id == StockLevel.node_id)
-    .where(
-        StockLevel.sku_id.in_(bindparam("sku_ids", expanding=True)),
-        Node.active.is_(True),
-        StockLevel.on_hand - StockLevel.reserved - StockLevel.safety_stock > 0,
-    )
-)
+# Built once per capability set: an order reads the pool on every placement, and building the
+# statement each time cost as much as running it.
+_stocked: dict[frozenset[Capability] | None, Any] = {}
+
+
+def _stocked_statement(able_to: frozenset[Capability] | None) -> Any:
+    statement = _stocked.get(able_to)
+    if statement is None:
+        statement = (
+            select(*_SOURCING_COLUMNS, *_LEVEL_COLUMNS)
+            .join(Node, Node.id == StockLevel.node_id)
+            .where(
+                StockLevel.sku_id.in_(bindparam("sku_ids", expanding=True)),
+                Node.active.is_(True),
+                StockLevel.on_hand - StockLevel.reserved - StockLevel.safety_stock > 0,
+            )
+        )
+        if able_to is not None:
+            statement = statement.where(
+                or_(*(getattr(Node, f"can_{c}").is_(True) for c in sorted(able_to)))
+            )
+        _stocked[able_to] = statement
+    return statement
+
+
 _NAMED = (
     select(*_SOURCING_COLUMNS, *_LEVEL_COLUMNS)
     .select_from(Node)
@@ -220,8 +234,12 @@ def sourcing_nodes(
     *,
     channel: str | None = None,
     include: Collection[str] = (),
+    able_to: Collection[Capability] | None = None,
 ) -> list[SourcingNode]:
     """Active nodes with ATP for any of `skus` as `channel` sees it, plus the nodes in `include`.
+
+    `able_to` keeps only nodes with one of those capabilities: an order whose lines all ship has
+    no use for the many stores that only sell over the counter.
 
     Nodes named in `include` (a pickup store, say) come back whatever their stock or state, so
     that routing can say why they cannot serve instead of silently leaving them out.
@@ -230,7 +248,8 @@ def sourcing_nodes(
     code_of = {v: k for k, v in ids.items()}
     rules = buffer_rules(session, channel)
     params = {"sku_ids": list(ids.values())}
-    rows: list[Any] = list(session.execute(_STOCKED, params))
+    stocked = _stocked_statement(None if able_to is None else frozenset(able_to))
+    rows: list[Any] = list(session.execute(stocked, params))
     if include:
         rows += session.execute(_NAMED, {**params, "codes": list(include)})
     found: dict[str, SourcingNode] = {}

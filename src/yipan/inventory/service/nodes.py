@@ -22,6 +22,7 @@ from yipan.inventory.schemas import (
     StockLevelOut,
 )
 from yipan.inventory.service.levels import ensure_levels, level_out
+from yipan.kernel.cache import ReferenceCache
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.idcache import IdCache
 
@@ -142,7 +143,7 @@ def set_channel_buffer(session: Session, buffer_in: ChannelBufferIn) -> ChannelB
         row.mode = buffer_in.mode
         row.value = buffer_in.value
     session.flush()
-    session.info.pop(_BUFFERS, None)
+    _buffers.forget(session)
     return ChannelBufferOut(**buffer_in.model_dump())
 
 
@@ -156,27 +157,24 @@ def list_channel_buffers(session: Session, channel: str | None = None) -> list[C
     ]
 
 
-_BUFFERS = "yipan.inventory.buffer_rules"
+# An order asks for its channel's buffers when it reads ATP and again for every hold it places.
+_buffers: ReferenceCache[dict[str, BufferRule]] = ReferenceCache()
 
 
 def buffer_rules(session: Session, channel: str | None) -> dict[str, BufferRule]:
-    """node type → the buffer a channel must keep off its ATP (empty for no channel).
-
-    Read once per transaction and channel: an order asks for them when it reads ATP and again
-    for every hold it places.
-    """
+    """node type → the buffer a channel must keep off its ATP (empty for no channel)."""
     if not channel:
         return {}
-    known: dict[str, dict[str, BufferRule]] = session.info.setdefault(_BUFFERS, {})
-    rules = known.get(channel)
-    if rules is None:
+
+    def load() -> dict[str, BufferRule]:
         rows = session.execute(
             select(ChannelBuffer.node_type, ChannelBuffer.mode, ChannelBuffer.value).where(
                 ChannelBuffer.channel == channel
             )
         )
-        rules = known[channel] = {t: BufferRule(BufferMode(m), v) for t, m, v in rows}
-    return rules
+        return {t: BufferRule(BufferMode(m), v) for t, m, v in rows}
+
+    return _buffers.get(session, channel, load)
 
 
 def local_delivery_covers(session: Session, latitude: float, longitude: float) -> bool:

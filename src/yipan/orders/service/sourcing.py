@@ -134,13 +134,14 @@ def source(
     policy = policy_for(channel)
     skus = sorted({ln.sku for ln in lines})
     pickup_stores = {ln.pickup_node for ln in lines if ln.pickup_node}
+    able_to = _capabilities_needed(lines)
     lost: list[dict[str, Any]] = []
     for attempt in range(1, MAX_ATTEMPTS + 1):
         pool = inventory_atp.sourcing_nodes(
-            session, skus, channel=channel.code, include=pickup_stores
+            session, skus, channel=channel.code, include=pickup_stores, able_to=able_to
         )
         _check_pickup_stores(pool, pickup_stores, lines)
-        options = _options(session, pool, now)
+        options = node_options(pool, _capacity_used(session, now))
         decisions = _route_by_destination(lines, options, policy, exclude)
         unfulfilled = [u for d in decisions for u in d.unfulfillable]
         if unfulfilled and not partial:
@@ -162,6 +163,23 @@ def source(
     )
 
 
+def _capabilities_needed(
+    lines: Sequence[LineToSource],
+) -> set[inventory_atp.Capability] | None:
+    """What a node must be able to do to serve one of `lines`, or None when any node may matter:
+    a pickup that cannot be served names the nearest stores with stock and a transfer from
+    anywhere, and group-leader delivery goes by node type, not capability."""
+    needed: set[inventory_atp.Capability] = set()
+    for ln in lines:
+        if ln.method is Method.SHIP:
+            needed.add("ship")
+        elif ln.method is Method.LOCAL_DELIVERY:
+            needed.add("local_delivery")
+        else:
+            return None
+    return needed
+
+
 def _check_pickup_stores(
     pool: Sequence[inventory_atp.SourcingNode], stores: set[str], lines: Sequence[LineToSource]
 ) -> None:
@@ -176,10 +194,11 @@ def _check_pickup_stores(
             raise PickupNotOffered(f"{code} {why}", node=code, line_nos=line_nos)
 
 
-def _options(
-    session: Session, pool: Sequence[inventory_atp.SourcingNode], now: datetime
+def node_options(
+    pool: Sequence[inventory_atp.SourcingNode], capacity_used: dict[str, int]
 ) -> list[NodeOption]:
-    used = _capacity_used(session, now)
+    """The routing engine's view of a sourcing pool, each node's capacity less what today's
+    fulfilments already use."""
     return [
         NodeOption(
             code=n.code,
@@ -191,7 +210,7 @@ def _options(
             can_pickup=n.can_pickup,
             can_local_delivery=n.can_local_delivery,
             local_radius_km=n.local_delivery_radius_km,
-            capacity_left=n.daily_capacity - used.get(n.code, 0),
+            capacity_left=n.daily_capacity - capacity_used.get(n.code, 0),
             # Copies: routing one destination takes stock the next destination must not see.
             atp=dict(n.atp),
             reorder_point=n.reorder_point,
