@@ -58,6 +58,7 @@ class Background:
             engine,
             InProcessRelay(event_registry()),
             poll_seconds=settings.outbox_poll_seconds,
+            gather_seconds=settings.outbox_gather_seconds,
             max_attempts=settings.outbox_max_attempts,
         )
         self.sweeper = PeriodicJob(

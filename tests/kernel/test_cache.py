@@ -3,8 +3,6 @@ process's change once the copy runs out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, text
 
@@ -20,9 +18,9 @@ TMALL = ChannelIn(code="tmall", name="天猫旗舰店", type="marketplace")
 
 
 @pytest.fixture
-def refresh_seconds(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+def refresh_seconds(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     monkeypatch.setattr(get_settings(), "reference_refresh_seconds", 3600.0)
-    yield monkeypatch
+    return monkeypatch
 
 
 def active(engine: Engine) -> bool:

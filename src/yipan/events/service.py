@@ -149,19 +149,31 @@ def deliver_pending(
     clock = clock or SystemClock()
     report = DeliveryReport()
     while True:
-        handled = 0
         with unit_of_work(engine) as session:
-            rows = session.execute(
-                select(OutboxEvent)
+            due = session.execute(
+                select(OutboxEvent.id, OutboxEvent.name)
                 .where(OutboxEvent.status == PENDING, OutboxEvent.next_attempt_at <= clock.now())
                 .order_by(OutboxEvent.id)
                 .limit(batch_size)
                 .with_for_update(skip_locked=True)
-            ).scalars()
-            for row in rows:
-                handled += 1
-                _deliver_one(session, relay, row, clock, max_attempts, report)
-        if handled < batch_size:
+            ).all()
+            wanted = [event_id for event_id, name in due if relay.wants(name)]
+            unheard = [event_id for event_id, name in due if not relay.wants(name)]
+            if unheard:  # nobody listens: no handler, no savepoint, just done, all in one go
+                session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(unheard))
+                    .values(status=DELIVERED, delivered_at=clock.now())
+                    .execution_options(synchronize_session=False)
+                )
+                report.delivered += len(unheard)
+            if wanted:
+                rows = session.scalars(
+                    select(OutboxEvent).where(OutboxEvent.id.in_(wanted)).order_by(OutboxEvent.id)
+                )
+                for row in rows:
+                    _deliver_one(session, relay, row, clock, max_attempts, report)
+        if len(due) < batch_size:
             return report
 
 
@@ -173,11 +185,6 @@ def _deliver_one(
     max_attempts: int,
     report: DeliveryReport,
 ) -> None:
-    if not relay.wants(row.name):  # nobody listens: no savepoint, no handler, just done
-        row.status = DELIVERED
-        row.delivered_at = clock.now()
-        report.delivered += 1
-        return
     message = OutboxMessage(
         id=row.id,
         name=row.name,

@@ -15,11 +15,18 @@ log = logging.getLogger(__name__)
 
 class OutboxWorker:
     def __init__(
-        self, engine: Engine, relay: Relay, *, poll_seconds: float = 1.0, max_attempts: int = 8
+        self,
+        engine: Engine,
+        relay: Relay,
+        *,
+        poll_seconds: float = 1.0,
+        gather_seconds: float = 0.0,
+        max_attempts: int = 8,
     ) -> None:
         self.engine = engine
         self.relay = relay
         self.poll_seconds = poll_seconds
+        self.gather_seconds = gather_seconds
         self.max_attempts = max_attempts
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -44,4 +51,7 @@ class OutboxWorker:
                 deliver_pending(self.engine, self.relay, max_attempts=self.max_attempts)
             except Exception:  # the database may be briefly away; try again on the next tick
                 log.exception("outbox delivery failed")
-            self._wake.wait(self.poll_seconds)
+            if self._wake.wait(self.poll_seconds) and self.gather_seconds:
+                # Under load commits come hundreds a second; waiting a moment after the first
+                # lets the events of the next ones go out in the same transaction.
+                self._stop.wait(self.gather_seconds)

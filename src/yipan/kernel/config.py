@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     # Dispatcher: how many times an outbox event is tried before it is parked as dead.
     outbox_max_attempts: int = 8
     outbox_poll_seconds: float = 1.0
+    # How long the outbox worker, woken by a commit, waits for more before it delivers.
+    outbox_gather_seconds: float = 0.05
     # Days a ready pickup waits for its customer before the stock goes back on sale.
     pickup_hold_days: int = 3
     # How stale another process's count of today's shipments per node may be for routing.

@@ -42,7 +42,7 @@ from yipan.orders.events import OrderCompleted, OrderPlaced
 from yipan.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine
 from yipan.orders.schemas import OrderIn, PlacedOrder, PosReceiptIn
 from yipan.orders.service import queries, trail
-from yipan.orders.service.sourcing import LineToSource, source
+from yipan.orders.service.sourcing import LineToSource, Sourced, source
 
 orders_t = cast(Table, Order.__table__)
 lines_t = cast(Table, OrderLine.__table__)
@@ -102,6 +102,23 @@ def place_order(
         ],
         status="open",
     )
+    placed = _placed_event(order_id, order_in.channel, order_in, kind, rows)
+    if exchange_of_return_id is not None:
+        placed = replace(placed, exchange_of_return_id=exchange_of_return_id)
+
+    def note_placed(sourced: Sourced) -> None:
+        trail.note(
+            session,
+            order_id,
+            "placed",
+            now,
+            to_state="open",
+            actor=order_in.guide,
+            terminal=order_in.store,
+            details={"fulfilments": sourced.fulfilment_ids, "nodes": sourced.nodes},
+        )
+        events.record(session, placed, clock=clock)
+
     sourced = source(
         session,
         order_id,
@@ -120,21 +137,8 @@ def place_order(
         ],
         now=now,
         trigger="placement",
+        with_holds=note_placed,
     )
-    trail.note(
-        session,
-        order_id,
-        "placed",
-        now,
-        to_state="open",
-        actor=order_in.guide,
-        terminal=order_in.store,
-        details={"fulfilments": sourced.fulfilment_ids, "nodes": sourced.nodes},
-    )
-    placed = _placed_event(order_id, order_in.channel, order_in, kind, rows)
-    if exchange_of_return_id is not None:
-        placed = replace(placed, exchange_of_return_id=exchange_of_return_id)
-    events.record(session, placed, clock=clock)
     return PlacedOrder(created=True, order=queries.new_order_out(taken, rows, sourced.fulfilments))
 
 
@@ -354,6 +358,23 @@ def _line_addresses(order_in: OrderIn) -> list[dict[str, Any] | None]:
     return addresses
 
 
+_take_order: dict[str, Any] = {}
+
+
+def _take_order_statement(session: Session) -> Any:
+    """`INSERT … ON CONFLICT (channel, external_id) DO NOTHING RETURNING id`, built once per
+    backend: building it per order cost more than running it."""
+    dialect = session.get_bind().dialect.name
+    statement = _take_order.get(dialect)
+    if statement is None:
+        statement = _take_order[dialect] = (
+            insert_for(session, orders_t)
+            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
+            .returning(orders_t.c.id)
+        )
+    return statement
+
+
 def _insert_order(
     session: Session,
     channel: str,
@@ -373,13 +394,7 @@ def _insert_order(
         **values,
         "placed_at": values["placed_at"].astimezone(UTC),
     }
-    stmt = (
-        insert_for(session, orders_t)
-        .values(**row)
-        .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-        .returning(orders_t.c.id)
-    )
-    new_id = session.connection().execute(stmt).scalar()
+    new_id = session.connection().execute(_take_order_statement(session), row).scalar()
     if new_id is not None:
         return {**row, "id": int(new_id)}
     found = session.execute(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -128,9 +128,16 @@ def source(
     trigger: str,
     exclude: frozenset[str] = frozenset(),
     partial: bool = False,
+    with_holds: Callable[[Sourced], None] | None = None,
 ) -> Sourced:
     """Route and hold `lines`; record the decision. Raises when a line cannot be served, unless
-    `partial`, when the lines no node can take come back in `Sourced.unfulfilled`."""
+    `partial`, when the lines no node can take come back in `Sourced.unfulfilled`.
+
+    `with_holds` writes what belongs with the routing (the order's trail and event): it runs
+    inside the attempt, so a lost race undoes it with the attempt, and before the holds, so the
+    stock rows the holds lock stay locked only until the commit. Under a flash sale that lock
+    is what every buyer of the hot SKU queues on.
+    """
     policy = policy_for(channel)
     skus = sorted({ln.sku for ln in lines})
     pickup_stores = {ln.pickup_node for ln in lines if ln.pickup_node}
@@ -148,12 +155,15 @@ def source(
             raise _why_unfulfillable(session, lines, unfulfilled)
         try:
             with session.begin_nested():
-                sourced = _hold(session, order_id, channel, lines, decisions, policy, now)
+                sourced, holds = _allocate(session, order_id, lines, decisions, policy, now)
+                sourced.unfulfilled = unfulfilled
+                _record_decision(session, order_id, trigger, attempt, decisions, lost, exclude, now)
+                if with_holds is not None:
+                    with_holds(sourced)
+                _hold(session, channel, holds)
         except InsufficientStock as refused:
             lost.append({"attempt": attempt, **refused.details})
             continue
-        sourced.unfulfilled = unfulfilled
-        _record_decision(session, order_id, trigger, attempt, decisions, lost, exclude, now)
         _count_new(session, now, sourced.nodes)
         return sourced
     raise OutOfStock(
@@ -293,15 +303,18 @@ def _why_unfulfillable(
     )
 
 
-def _hold(
+Hold = tuple[int, str, str, int]  # fulfilment line id, SKU, node, quantity
+
+
+def _allocate(
     session: Session,
     order_id: int,
-    channel: ChannelOut,
     lines: Sequence[LineToSource],
     decisions: Sequence[RoutingDecision],
     policy: RoutingPolicy,
     now: datetime,
-) -> Sourced:
+) -> tuple[Sourced, list[Hold]]:
+    """The fulfilments the decisions make, written, and the holds they need."""
     by_id = {str(ln.line_id): ln for ln in lines}
     parcels: dict[tuple[str, Method, tuple[float, float] | None], list[tuple[LineToSource, int]]]
     parcels = {}
@@ -313,7 +326,7 @@ def _hold(
                 dest = (float(ln.address["latitude"]), float(ln.address["longitude"]))
             parcels.setdefault((a.node, ln.method, dest), []).append((ln, a.quantity))
     sourced = Sourced()
-    holds: list[tuple[int, str, str, int]] = []
+    holds: list[Hold] = []
     conn = session.connection()
     for (node, method, _dest), parts in parcels.items():
         promised = None
@@ -372,6 +385,10 @@ def _hold(
                 ],
             )
         )
+    return sourced, holds
+
+
+def _hold(session: Session, channel: ChannelOut, holds: Sequence[Hold]) -> None:
     # Stock rows are locked in (SKU id, node id) order, the order every other writer of levels
     # uses, so two baskets naming the same SKUs in a different order cannot deadlock.
     sku_ids = catalog.sku_ids(session, {h[1] for h in holds})
@@ -385,7 +402,6 @@ def _hold(
                 channel=channel.code,
             ),
         )
-    return sourced
 
 
 def _record_decision(
