@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -17,6 +17,10 @@ from sqlalchemy.orm import Session
 from yipan.kernel.errors import YipanError
 
 _CHUNK = 500
+# On its first miss a process reads this many codes at once (a few MB at most): a catalogue of
+# that size is then known whole, and each miss would otherwise be a query of its own. Larger
+# catalogues keep the first ones and read the rest as they are asked for.
+WARM_LIMIT = 50_000
 
 
 class IdCache:
@@ -24,15 +28,29 @@ class IdCache:
         self._code = code_column
         self._id = id_column
         self._maps: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
+        self._warmed: weakref.WeakSet[Engine] = weakref.WeakSet()
         self._lock = threading.Lock()
 
-    def _map(self, session: Session) -> dict[str, int]:
+    def _engine(self, session: Session) -> Engine:
         bind = session.get_bind()
         engine = bind if isinstance(bind, Engine) else bind.engine
         # Option engines (read-only units of work) share their parent's pool and ids.
-        engine = getattr(engine, "_proxied", engine)
+        return cast(Engine, getattr(engine, "_proxied", engine))
+
+    def _map(self, session: Session) -> dict[str, int]:
         with self._lock:
-            return self._maps.setdefault(engine, {})
+            return self._maps.setdefault(self._engine(session), {})
+
+    def _warm(self, session: Session, cache: dict[str, int]) -> None:
+        engine = self._engine(session)
+        with self._lock:
+            if engine in self._warmed:
+                return
+            self._warmed.add(engine)
+        for code, id_ in session.execute(
+            select(self._code, self._id).order_by(self._id).limit(WARM_LIMIT)
+        ):
+            cache[code] = id_
 
     def require(
         self, session: Session, codes: Iterable[str], error: type[YipanError], noun: str
@@ -50,6 +68,9 @@ class IdCache:
         cache = self._map(session)
         wanted = set(codes)
         missing = [c for c in wanted if c not in cache]
+        if missing:
+            self._warm(session, cache)
+            missing = [c for c in missing if c not in cache]
         for start in range(0, len(missing), _CHUNK):
             chunk = missing[start : start + _CHUNK]
             for code, id_ in session.execute(
