@@ -28,8 +28,9 @@ from yipan.inventory.service import movements
 from yipan.inventory.service import nodes as inventory_nodes
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.db import insert_for
+from yipan.kernel.money import allocate_discount
 from yipan.orders.domain.fulfilment import STARTS_IN, Kind
-from yipan.orders.domain.money import allocate_discount, line_subtotal, validate_order_sums
+from yipan.orders.domain.money import line_subtotal, validate_order_sums
 from yipan.orders.domain.routing import Method
 from yipan.orders.errors import (
     InvalidOrder,
