@@ -18,7 +18,9 @@ from yipan.inventory.api import router as inventory_router
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import make_engine
 from yipan.kernel.web import install_error_handlers
+from yipan.members.api import router as members_router
 from yipan.orders.api import router as orders_router
+from yipan.promotions.api import router as promotions_router
 from yipan.wiring import Background
 
 
@@ -49,6 +51,8 @@ def create_app(engine: Engine | None = None, *, background: bool = True) -> Fast
     app.include_router(inventory_router)
     app.include_router(channels_router)
     app.include_router(orders_router)
+    app.include_router(promotions_router)
+    app.include_router(members_router)
     app.include_router(events_router)
 
     @app.get("/", include_in_schema=False)

@@ -5,7 +5,9 @@ from yipan.channels import models as channels_models
 from yipan.events import models as events_models
 from yipan.inventory import models as inventory_models
 from yipan.kernel.db import Base
+from yipan.members import models as members_models
 from yipan.orders import models as orders_models
+from yipan.promotions import models as promotions_models
 
 metadata = Base.metadata
 
@@ -14,6 +16,8 @@ __all__ = [
     "channels_models",
     "events_models",
     "inventory_models",
+    "members_models",
     "metadata",
     "orders_models",
+    "promotions_models",
 ]

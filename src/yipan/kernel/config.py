@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     # How stale another process's copy of slowly changing reference data (channels and their
     # stock buffers) may be; a change made through a process is seen by that process at once.
     reference_refresh_seconds: float = 5.0
+    # Whether a FULL return of an order gives its coupons back to their holders (a partial return
+    # never does); promotion budgets are given back in proportion to what is returned either way.
+    restore_coupons_on_full_return: bool = True
+    # The secret behind members' personal data: lookup values are HMAC-SHA256 keyed hashes and shown
+    # values are AES-GCM encrypted, both with keys derived from this one. The default is for
+    # development only: production MUST set YIPAN_PII_KEY (long and random) and never change it,
+    # or stored phones can no longer be found or read.
+    pii_key: str = "yipan-development-only-pii-key"
 
 
 @lru_cache(maxsize=1)

@@ -282,3 +282,34 @@ def get_return(session: Session, return_id: int) -> ReturnOut:
 def _require(session: Session, order_id: int) -> None:
     if session.get(Order, order_id) is None:
         raise UnknownOrder(f"no order {order_id}", order_id=order_id)
+
+
+def orders_for_customers(
+    session: Session, member_ids: Sequence[str], *, limit: int = 50
+) -> list[tuple[str, OrderSummary]]:
+    """Orders from every channel placed under any of `member_ids`, newest first, each with the
+    member id it was placed under (a merged member's history spans several ids)."""
+    if not member_ids:
+        return []
+    stmt = (
+        select(Order)
+        .where(Order.member_id.in_(list(member_ids)))
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
+    return [
+        (
+            o.member_id or "",
+            OrderSummary(
+                id=o.id,
+                channel=o.channel,
+                external_id=o.external_id,
+                kind=o.kind,
+                state=o.state,
+                store=o.store,
+                total_fen=o.total_fen,
+                placed_at=o.placed_at,
+            ),
+        )
+        for o in session.scalars(stmt)
+    ]

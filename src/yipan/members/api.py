@@ -1,0 +1,141 @@
+"""Members over HTTP. Views mask phones and e-mails; only the export shows them whole (roles that
+restrict the export and the erasure to privacy officers come with the auth context)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from yipan.kernel.db import unit_of_work
+from yipan.kernel.web import ERROR_RESPONSES, EngineDep, IdPath
+from yipan.members.schemas import (
+    ConsentIn,
+    DecisionIn,
+    ImportFormat,
+    IngestReport,
+    Member360,
+    MemberExport,
+    MemberImportReport,
+    MemberOut,
+    RecordBatchIn,
+    ReviewOut,
+    SourceCode,
+    UnmergeResult,
+)
+from yipan.members.service import importing, ingest, profile, review
+
+router = APIRouter(prefix="/api/v1/members", tags=["members"], responses=ERROR_RESPONSES)
+
+MemberId = Annotated[str, Path(min_length=1, max_length=32, description="e.g. M0000000042")]
+
+
+@router.post("/records")
+def ingest_records(batch: RecordBatchIn, engine: EngineDep) -> IngestReport:
+    """Take in source records; each joins, merges or starts a member. Replays change nothing."""
+    with unit_of_work(engine) as session:
+        return ingest.ingest_records(session, batch.records)
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "CSV with a header row, or JSON Lines (one record a line)",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/x-ndjson": {"schema": {"type": "string"}},
+        },
+    }
+}
+
+
+@router.post("/import", openapi_extra=_IMPORT_BODY)
+def import_records(
+    engine: EngineDep,
+    body: Annotated[bytes, Depends(_raw_body)],
+    source: Annotated[SourceCode, Query(description="the system the file comes from, e.g. pos")],
+    fmt: Annotated[ImportFormat, Query(alias="format")] = "csv",
+) -> MemberImportReport:
+    """Import a file of source records: bad rows are reported by number, good rows kept."""
+    rows = importing.read_rows(body, fmt)
+    with unit_of_work(engine) as session:
+        return importing.import_records(session, rows, source=source)
+
+
+@router.get("")
+def find_members(
+    engine: EngineDep,
+    phone: Annotated[str | None, Query(max_length=40)] = None,
+    email: Annotated[str | None, Query(max_length=200)] = None,
+) -> list[MemberOut]:
+    """Look members up by phone or e-mail, written in any usual format (+86 138-0013-8001)."""
+    with unit_of_work(engine, readonly=True) as session:
+        return profile.find_members(session, phone=phone, email=email)
+
+
+@router.get("/reviews")
+def list_reviews(
+    engine: EngineDep,
+    status: Literal["open", "accepted", "rejected"] | None = "open",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[ReviewOut]:
+    with unit_of_work(engine, readonly=True) as session:
+        return review.list_reviews(session, status=status, limit=limit)
+
+
+@router.post("/reviews/{review_id}/accept")
+def accept_review(review_id: IdPath, decision: DecisionIn, engine: EngineDep) -> ReviewOut:
+    """The two sides are one person: merge them."""
+    with unit_of_work(engine) as session:
+        return review.accept_review(session, review_id, decision)
+
+
+@router.post("/reviews/{review_id}/reject")
+def reject_review(review_id: IdPath, decision: DecisionIn, engine: EngineDep) -> ReviewOut:
+    """Different people: keep them apart from now on."""
+    with unit_of_work(engine) as session:
+        return review.reject_review(session, review_id, decision)
+
+
+@router.post("/merges/{merge_id}/undo")
+def undo_merge(merge_id: IdPath, decision: DecisionIn, engine: EngineDep) -> UnmergeResult:
+    """Split a member along one merge; the absorbed member comes back with its records."""
+    with unit_of_work(engine) as session:
+        return review.unmerge(session, merge_id, decision)
+
+
+@router.get("/{member_id}")
+def get_member(member_id: MemberId, engine: EngineDep) -> MemberOut:
+    """A member; an id merged away answers with its survivor (`resolved_from` says so)."""
+    with unit_of_work(engine, readonly=True) as session:
+        return profile.get_member(session, member_id)
+
+
+@router.get("/{member_id}/360")
+def member_360(member_id: MemberId, engine: EngineDep) -> Member360:
+    with unit_of_work(engine, readonly=True) as session:
+        return profile.member_360(session, member_id)
+
+
+@router.get("/{member_id}/export")
+def export_member(member_id: MemberId, engine: EngineDep) -> MemberExport:
+    """Everything held about the member, unmasked: the answer to a data access request."""
+    with unit_of_work(engine, readonly=True) as session:
+        return profile.export_member(session, member_id)
+
+
+@router.post("/{member_id}/erase")
+def erase_member(member_id: MemberId, engine: EngineDep) -> MemberOut:
+    """Anonymise the member; the id stays so orders and ledgers keep adding up. Idempotent."""
+    with unit_of_work(engine) as session:
+        return profile.erase_member(session, member_id)
+
+
+@router.put("/{member_id}/consent")
+def update_consent(member_id: MemberId, consent: ConsentIn, engine: EngineDep) -> MemberOut:
+    with unit_of_work(engine) as session:
+        return profile.update_consent(session, member_id, consent)

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from yipan.kernel.errors import Conflict, InvalidInput, NotFound
+
+
+class UnknownMember(NotFound):
+    code = "UNKNOWN_MEMBER"
+
+
+class UnknownReview(NotFound):
+    code = "UNKNOWN_REVIEW"
+
+
+class UnknownMerge(NotFound):
+    code = "UNKNOWN_MERGE"
+
+
+class ReviewAlreadyResolved(Conflict):
+    code = "REVIEW_ALREADY_RESOLVED"
+
+
+class MergeAlreadyUndone(Conflict):
+    code = "MERGE_ALREADY_UNDONE"
+
+
+class MergeCannotBeUndone(Conflict):
+    """The two sides of the merge are no longer in one member (split or erased since)."""
+
+    code = "MERGE_CANNOT_BE_UNDONE"
+
+
+class ErasedMember(Conflict):
+    code = "MEMBER_ERASED"
+
+
+class InvalidRecords(InvalidInput):
+    code = "INVALID_RECORDS"
+
+
+class InvalidLookup(InvalidInput):
+    code = "INVALID_LOOKUP"
+
+
+class InvalidImportFile(InvalidInput):
+    code = "INVALID_IMPORT_FILE"
+
+
+class MalformedRow(InvalidInput):
+    code = "MALFORMED_ROW"
+
+
+class DuplicateRecordInFile(InvalidInput):
+    code = "DUPLICATE_RECORD_IN_FILE"

@@ -1,0 +1,165 @@
+"""Members, the source records they are made of, identities, merges, separations and reviews.
+
+Personal data is never stored in the clear where it is looked up: an identity's value is kept
+as a keyed hash (`value_hash`, for lookup) and encrypted (`value_encrypted`, for showing and
+export). A member's public id is derived from its row id (`M0000000042`), so it never changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from yipan.kernel.db import Base, BigId, JsonDoc, UtcDateTime
+
+
+class Member(Base):
+    __tablename__ = "members_members"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    status: Mapped[str] = mapped_column(String(12))
+    # Set while merged away: the member this one now lives in (follow it to the active one).
+    survivor_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("members_members.id"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(200), default="")
+    tier: Mapped[str] = mapped_column(String(32), default="normal")
+    guide: Mapped[str | None] = mapped_column(String(64))
+    store: Mapped[str | None] = mapped_column(String(64))
+    marketing_sms: Mapped[bool] = mapped_column(default=False)
+    social_messages: Mapped[bool] = mapped_column(default=False)
+    consent_updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'merged', 'erased')", name="status_known"),
+        CheckConstraint(
+            "(status = 'merged') = (survivor_id IS NOT NULL)", name="survivor_when_merged"
+        ),
+    )
+
+
+class SourceRecord(Base):
+    """A customer record as one source system holds it; (source, record_id) is its idempotency key."""
+
+    __tablename__ = "members_source_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))
+    record_id: Mapped[str] = mapped_column(String(100))
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_members.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    attributes: Mapped[dict[str, Any]] = mapped_column(JsonDoc, default=dict)
+    # SHA-256 of the canonical payload: a replay with the same hash changes nothing.
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("source", "record_id"),)
+
+
+class Identity(Base):
+    __tablename__ = "members_identities"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_members.id"), index=True)
+    record_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members_source_records.id"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(24))
+    source: Mapped[str] = mapped_column(String(50))
+    # HMAC-SHA256 of "kind:normalised value" (of the value as sent when it does not normalise).
+    value_hash: Mapped[str] = mapped_column(String(64))
+    # The value as the source sent it, AES-GCM encrypted; only export shows it whole.
+    value_encrypted: Mapped[str] = mapped_column(Text())
+    status: Mapped[str] = mapped_column(String(8))
+    # Whether this identity may join records (a strong kind, status ok).
+    matching: Mapped[bool] = mapped_column()
+
+    __table_args__ = (Index("ix_members_identities_lookup", "value_hash", "kind"),)
+
+
+class Merge(Base):
+    """One join, kept so it can be explained and undone.
+
+    `survivor_record_id` and `absorbed_record_id` are the smallest source records of the two
+    sides when they joined (the domain's member keys): un-merging keeps exactly these two apart.
+    `absorbed_id` is empty when a lone new record joined a member (no member was absorbed).
+    """
+
+    __tablename__ = "members_merges"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_members.id"), index=True)
+    absorbed_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("members_members.id"), index=True
+    )
+    survivor_record_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_source_records.id"))
+    absorbed_record_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_source_records.id"))
+    via_record_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("members_source_records.id")
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    rule: Mapped[str] = mapped_column(String(40))
+    identifier_kind: Mapped[str | None] = mapped_column(String(24))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    undone_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    undone_by: Mapped[str | None] = mapped_column(String(100))
+    undone_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class Separation(Base):
+    """Two source records a person declared to be different people; no join puts them together."""
+
+    __tablename__ = "members_separations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    first_record_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members_source_records.id"), index=True
+    )
+    second_record_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members_source_records.id"), index=True
+    )
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("first_record_id", "second_record_id"),
+        CheckConstraint("first_record_id < second_record_id", name="ordered_pair"),
+    )
+
+
+class Review(Base):
+    """A join the rules refused: a person accepts it (merge) or rejects it (separation)."""
+
+    __tablename__ = "members_reviews"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(24))
+    record_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_source_records.id"))
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_members.id"), index=True)
+    other_member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members_members.id"), index=True
+    )
+    # The two records whose claims clash (or the kept-apart pair), one per side.
+    left_record_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_source_records.id"))
+    right_record_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_source_records.id"))
+    shared_kind: Mapped[str] = mapped_column(String(24))
+    shared_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolution_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'accepted', 'rejected')", name="status_known"),
+    )

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+from yipan.members.domain.identifiers import IdentityKind
+from yipan.orders.schemas import OrderSummary
+
+SourceCode = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9._\-]*$")]
+AttributeValue = StrictStr | StrictInt | StrictBool | None
+Outcome = Literal["created", "attached", "merged", "conflict", "updated", "unchanged", "erased"]
+ImportFormat = Literal["csv", "jsonl"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class IdentityIn(_In):
+    kind: IdentityKind
+    value: str = Field(min_length=1, max_length=200)
+    source: SourceCode | None = Field(
+        default=None, description="Who vouches for it; default the record's source"
+    )
+
+
+class SourceRecordIn(_In):
+    """A customer record as a source system holds it; (source, record_id) is its idempotency key."""
+
+    source: SourceCode
+    record_id: str = Field(min_length=1, max_length=100)
+    name: str = Field(default="", max_length=200)
+    identities: list[IdentityIn] = Field(default_factory=list, max_length=50)
+    attributes: dict[Annotated[str, Field(max_length=64)], AttributeValue] = Field(
+        default_factory=dict, max_length=50
+    )
+
+
+class RecordBatchIn(_In):
+    records: list[SourceRecordIn] = Field(min_length=1, max_length=1000)
+
+
+class RecordResult(BaseModel):
+    source: str
+    record_id: str
+    member_id: str
+    outcome: Outcome
+    reviews: list[int] = Field(default_factory=list, description="review items this record raised")
+
+
+class IngestReport(BaseModel):
+    results: list[RecordResult]
+
+
+class Consent(BaseModel):
+    marketing_sms: bool
+    social_messages: bool
+    updated_at: datetime | None
+
+
+class ConsentIn(_In):
+    """Consent per purpose; a purpose left out keeps its current answer."""
+
+    marketing_sms: StrictBool | None = None
+    social_messages: StrictBool | None = None
+
+
+class MemberOut(BaseModel):
+    id: str = Field(description="The Yipan member id, e.g. M0000000042")
+    resolved_from: str | None = Field(
+        default=None, description="The id asked for, when it was merged away into this member"
+    )
+    status: str
+    name: str
+    tier: str
+    guide: str | None
+    store: str | None
+    consent: Consent
+    created_at: datetime
+    updated_at: datetime
+
+
+class IdentityOut(BaseModel):
+    kind: str
+    value: str = Field(description="masked (138****8000); only the export shows it whole")
+    source: str
+    status: str
+    record: str = Field(description="source:record_id of the record that carries it")
+
+
+class MergeOut(BaseModel):
+    id: int
+    survivor: str
+    absorbed: str | None = Field(description="empty when a lone new record joined the member")
+    survivor_record: str
+    absorbed_record: str
+    kind: str
+    rule: str
+    identifier_kind: str | None
+    actor: str
+    reason: str
+    created_at: datetime
+    undone_at: datetime | None
+    undone_by: str | None
+
+
+class ClaimOut(BaseModel):
+    record: str
+    name: str
+
+
+class ReviewOut(BaseModel):
+    id: int
+    reason: str
+    record: str
+    member: str
+    other_member: str
+    left: ClaimOut
+    right: ClaimOut
+    shared_kind: str
+    status: str
+    resolved_by: str | None
+    resolution_reason: str | None
+    created_at: datetime
+    resolved_at: datetime | None
+
+
+class DecisionIn(_In):
+    who: str = Field(min_length=1, max_length=100)
+    why: str = Field(default="", max_length=500)
+
+
+class MemberOrder(OrderSummary):
+    member_id: str = Field(description="the Yipan id the order was placed under")
+
+
+class Member360(BaseModel):
+    profile: MemberOut
+    identities: list[IdentityOut]
+    merges: list[MergeOut]
+    orders: list[MemberOrder] = Field(description="newest first, from every channel")
+
+
+class UnmergeResult(BaseModel):
+    merge: MergeOut
+    members: list[MemberOut]
+
+
+class ExportedIdentity(BaseModel):
+    kind: str
+    value: str = Field(description="as the source sent it")
+    source: str
+    status: str
+
+
+class ExportedRecord(BaseModel):
+    source: str
+    record_id: str
+    name: str
+    attributes: dict[str, AttributeValue]
+    identities: list[ExportedIdentity]
+
+
+class MemberExport(BaseModel):
+    member: MemberOut
+    merged_ids: list[str] = Field(description="ids merged away into this member")
+    records: list[ExportedRecord]
+    merges: list[MergeOut]
+
+
+class MemberImportRowError(BaseModel):
+    row: int = Field(description="1-based line (JSONL) or data row (CSV) number")
+    record_id: str | None
+    code: str
+    message: str
+
+
+class MemberImportReport(BaseModel):
+    """Every row counted once, by outcome or in `errors`; rows in `errors` wrote nothing."""
+
+    total: int
+    created: int = 0
+    attached: int = 0
+    merged: int = 0
+    conflict: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    erased: int = 0
+    errors: list[MemberImportRowError] = Field(default_factory=list)

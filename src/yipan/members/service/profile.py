@@ -1,0 +1,210 @@
+"""One member: look up, the 360 view, export, erasure and consent.
+
+Views mask phones and e-mails (138****8000, z***@qq.com); `export_member` is the only place that
+shows personal data whole. Who may call which (data scopes, roles) comes with the auth context.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from yipan.events import service as events
+from yipan.kernel.clock import Clock, SystemClock
+from yipan.members.domain import identifiers as ids
+from yipan.members.errors import ErasedMember, InvalidLookup
+from yipan.members.events import ConsentChanged, MemberErased
+from yipan.members.models import Identity, Member, Merge, SourceRecord
+from yipan.members.schemas import (
+    ConsentIn,
+    ExportedIdentity,
+    ExportedRecord,
+    IdentityOut,
+    Member360,
+    MemberExport,
+    MemberOrder,
+    MemberOut,
+)
+from yipan.members.service import store
+from yipan.members.service.pii import mask, vault
+from yipan.orders.service.queries import orders_for_customers
+
+
+def get_member(session: Session, member_id: str) -> MemberOut:
+    """A member by id; an id merged away answers with the member it now lives in."""
+    member = store.load_member(session, member_id)
+    return store.member_out(store.holder(session, member), asked=member_id)
+
+
+def find_members(
+    session: Session, *, phone: str | None = None, email: str | None = None
+) -> list[MemberOut]:
+    """Members holding a phone or e-mail, written in any format the normaliser accepts."""
+    wanted = [(ids.IdentityKind.PHONE, phone), (ids.IdentityKind.EMAIL, email)]
+    given = [(kind, raw) for kind, raw in wanted if raw is not None]
+    if len(given) != 1:
+        raise InvalidLookup("look members up by exactly one of phone or email")
+    kind, raw = given[0]
+    value = ids.normalise(kind, raw)
+    if value is None:
+        raise InvalidLookup(f"{raw!r} is not a {kind.value}", kind=kind.value)
+    lookup = vault().lookup_hash(kind.value, value)
+    member_ids = session.scalars(
+        select(Identity.member_id)
+        .where(Identity.value_hash == lookup, Identity.kind == kind.value)
+        .distinct()
+    )
+    members = session.scalars(
+        select(Member).where(Member.id.in_(list(member_ids))).order_by(Member.id)
+    )
+    return [store.member_out(m) for m in members]
+
+
+def member_360(session: Session, member_id: str, *, order_limit: int = 50) -> Member360:
+    """Profile, identities (masked), merge history and the orders of every channel and every id
+    the member has had. Points, coupons and tags join this view as their contexts arrive."""
+    member = store.holder(session, store.load_member(session, member_id))
+    box = vault()
+    rows = session.execute(
+        select(Identity, SourceRecord.source, SourceRecord.record_id)
+        .join(SourceRecord, SourceRecord.id == Identity.record_id)
+        .where(Identity.member_id == member.id)
+        .order_by(Identity.id)
+    ).all()
+    identities = []
+    for identity, source, record_id in rows:
+        raw = box.decrypt(identity.kind, identity.value_encrypted)
+        shown, _ = ids.classify(ids.IdentityKind(identity.kind), raw)
+        identities.append(
+            IdentityOut(
+                kind=identity.kind,
+                value=mask(identity.kind, shown),
+                source=identity.source,
+                status=identity.status,
+                record=str(ids.RecordKey(source, record_id)),
+            )
+        )
+    absorbed = store.merged_into(session, member.id)
+    all_ids = [member.id, *absorbed]
+    merges = list(
+        session.scalars(
+            select(Merge)
+            .where(or_(Merge.survivor_id.in_(all_ids), Merge.absorbed_id.in_(all_ids)))
+            .order_by(Merge.id)
+        )
+    )
+    orders = orders_for_customers(session, [store.public_id(i) for i in all_ids], limit=order_limit)
+    return Member360(
+        profile=store.member_out(member, asked=member_id),
+        identities=identities,
+        merges=store.merge_outs(session, merges),
+        orders=[
+            MemberOrder(member_id=placed_under, **summary.model_dump())
+            for placed_under, summary in orders
+        ],
+    )
+
+
+def export_member(session: Session, member_id: str) -> MemberExport:
+    """Everything held about a member, personal data decrypted: the answer to an access request.
+
+    The one place values are shown whole; restrict it to privacy officers once roles exist.
+    """
+    member = store.holder(session, store.load_member(session, member_id))
+    records = store.domain_records(session, [member.id]).get(member.id, [])
+    statuses = {
+        (i.record_id, i.kind, i.id): i.status
+        for i in session.scalars(select(Identity).where(Identity.member_id == member.id))
+    }
+    by_record: dict[int, list[str]] = {}
+    for (record_id, _kind, _id), status in sorted(statuses.items(), key=lambda kv: kv[0][2]):
+        by_record.setdefault(record_id, []).append(status)
+    absorbed = store.merged_into(session, member.id)
+    all_ids = [member.id, *absorbed]
+    merges = list(
+        session.scalars(
+            select(Merge)
+            .where(or_(Merge.survivor_id.in_(all_ids), Merge.absorbed_id.in_(all_ids)))
+            .order_by(Merge.id)
+        )
+    )
+    return MemberExport(
+        member=store.member_out(member, asked=member_id),
+        merged_ids=[store.public_id(i) for i in absorbed],
+        records=[
+            ExportedRecord(
+                source=row.source,
+                record_id=row.record_id,
+                name=row.name,
+                attributes=row.attributes,
+                identities=[
+                    ExportedIdentity(
+                        kind=identity.kind.value,
+                        value=identity.value,
+                        source=identity.source or row.source,
+                        status=status,
+                    )
+                    for identity, status in zip(
+                        record.identities, by_record.get(row.id, []), strict=True
+                    )
+                ],
+            )
+            for row, record in records
+        ],
+        merges=store.merge_outs(session, merges),
+    )
+
+
+def erase_member(session: Session, member_id: str, *, clock: Clock | None = None) -> MemberOut:
+    """Anonymise a member on request: names, attributes and identities go; ids stay, so what
+    other contexts keep under the id (orders, ledgers) still adds up. Erasing twice is harmless."""
+    member = store.holder(session, store.load_member(session, member_id))
+    if member.status == store.ERASED:
+        return store.member_out(member, asked=member_id)
+    now = (clock or SystemClock()).now()
+    everyone = [member.id, *store.merged_into(session, member.id)]
+    session.execute(delete(Identity).where(Identity.member_id.in_(everyone)))
+    for row in session.scalars(select(SourceRecord).where(SourceRecord.member_id.in_(everyone))):
+        row.name = ""
+        row.attributes = {}
+        row.updated_at = now
+    for other in session.scalars(select(Member).where(Member.id.in_(everyone))):
+        other.name = ""
+        other.guide = None
+        other.store = None
+        other.updated_at = now
+    member.status = store.ERASED
+    member.marketing_sms = False
+    member.social_messages = False
+    member.consent_updated_at = now
+    member.erased_at = now
+    session.flush()
+    events.record(session, MemberErased(member=store.public_id(member.id)), clock=clock)
+    return store.member_out(member, asked=member_id)
+
+
+def update_consent(
+    session: Session, member_id: str, consent: ConsentIn, *, clock: Clock | None = None
+) -> MemberOut:
+    member = store.holder(session, store.load_member(session, member_id))
+    if member.status == store.ERASED:
+        raise ErasedMember(f"member {member_id} was erased", member_id=member_id)
+    wanted = consent.model_dump(exclude_none=True)
+    if all(getattr(member, purpose) == value for purpose, value in wanted.items()):
+        return store.member_out(member, asked=member_id)
+    now = (clock or SystemClock()).now()
+    for purpose, value in wanted.items():
+        setattr(member, purpose, value)
+    member.consent_updated_at = now
+    member.updated_at = now
+    session.flush()
+    events.record(
+        session,
+        ConsentChanged(
+            member=store.public_id(member.id),
+            marketing_sms=member.marketing_sms,
+            social_messages=member.social_messages,
+        ),
+        clock=clock,
+    )
+    return store.member_out(member, asked=member_id)

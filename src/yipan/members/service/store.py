@@ -1,0 +1,210 @@
+"""What the members use cases share: public ids, loading members as the domain sees them, moves."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from yipan.members.domain import identifiers as ids
+from yipan.members.domain import identity as resolution
+from yipan.members.errors import UnknownMember
+from yipan.members.models import Identity, Member, Merge, Separation, SourceRecord
+from yipan.members.schemas import Consent, MemberOut, MergeOut
+from yipan.members.service.pii import vault
+
+ACTIVE, MERGED, ERASED = "active", "merged", "erased"
+_PUBLIC_ID = re.compile(r"M(\d{1,18})")
+# A merge chain longer than this is a cycle, which the writes never make.
+_MAX_HOPS = 1000
+
+
+def public_id(member_id: int) -> str:
+    return f"M{member_id:010d}"
+
+
+def parse_id(member_id: str) -> int:
+    found = _PUBLIC_ID.fullmatch(member_id.strip())
+    if found is None or int(found.group(1)) == 0:
+        raise UnknownMember(f"no member {member_id}", member_id=member_id)
+    return int(found.group(1))
+
+
+def record_key(row: SourceRecord) -> ids.RecordKey:
+    return ids.RecordKey(row.source, row.record_id)
+
+
+def load_member(session: Session, member_id: str) -> Member:
+    member = session.get(Member, parse_id(member_id))
+    if member is None:
+        raise UnknownMember(f"no member {member_id}", member_id=member_id)
+    return member
+
+
+def holder(session: Session, member: Member) -> Member:
+    """The member `member` now lives in: itself unless merged away (then its survivor's holder)."""
+    for _ in range(_MAX_HOPS):
+        if member.survivor_id is None:
+            return member
+        survivor = session.get(Member, member.survivor_id)
+        assert survivor is not None  # a foreign key
+        member = survivor
+    raise RuntimeError(f"merge chain from member {member.id} does not end")
+
+
+def merged_into(session: Session, member_id: int) -> list[int]:
+    """Every member merged away (directly or through others) into `member_id`, oldest first."""
+    found: list[int] = []
+    frontier = [member_id]
+    while frontier:
+        frontier = list(
+            session.scalars(
+                select(Member.id).where(Member.survivor_id.in_(frontier), Member.status == MERGED)
+            )
+        )
+        found.extend(frontier)
+    return sorted(found)
+
+
+def member_out(member: Member, *, asked: str | None = None) -> MemberOut:
+    own = public_id(member.id)
+    return MemberOut(
+        id=own,
+        resolved_from=asked if asked is not None and asked != own else None,
+        status=member.status,
+        name=member.name,
+        tier=member.tier,
+        guide=member.guide,
+        store=member.store,
+        consent=Consent(
+            marketing_sms=member.marketing_sms,
+            social_messages=member.social_messages,
+            updated_at=member.consent_updated_at,
+        ),
+        created_at=member.created_at,
+        updated_at=member.updated_at,
+    )
+
+
+def merge_outs(session: Session, merges: Sequence[Merge]) -> list[MergeOut]:
+    keys = record_keys(
+        session, {r for m in merges for r in (m.survivor_record_id, m.absorbed_record_id)}
+    )
+    return [
+        MergeOut(
+            id=m.id,
+            survivor=public_id(m.survivor_id),
+            absorbed=None if m.absorbed_id is None else public_id(m.absorbed_id),
+            survivor_record=str(keys[m.survivor_record_id]),
+            absorbed_record=str(keys[m.absorbed_record_id]),
+            kind=m.kind,
+            rule=m.rule,
+            identifier_kind=m.identifier_kind,
+            actor=m.actor,
+            reason=m.reason,
+            created_at=m.created_at,
+            undone_at=m.undone_at,
+            undone_by=m.undone_by,
+        )
+        for m in merges
+    ]
+
+
+def record_keys(session: Session, record_ids: Iterable[int]) -> dict[int, ids.RecordKey]:
+    wanted = sorted(set(record_ids))
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(SourceRecord.id, SourceRecord.source, SourceRecord.record_id).where(
+            SourceRecord.id.in_(wanted)
+        )
+    )
+    return {row.id: ids.RecordKey(row.source, row.record_id) for row in rows}
+
+
+def domain_records(
+    session: Session, member_ids: Sequence[int]
+) -> dict[int, list[tuple[SourceRecord, ids.SourceRecord]]]:
+    """Each member's source records as stored and as the domain sees them (values decrypted)."""
+    if not member_ids:
+        return {}
+    rows = list(
+        session.scalars(
+            select(SourceRecord)
+            .where(SourceRecord.member_id.in_(member_ids))
+            .order_by(SourceRecord.id)
+        )
+    )
+    held: dict[int, list[ids.Identity]] = defaultdict(list)
+    identities = session.scalars(
+        select(Identity).where(Identity.record_id.in_([r.id for r in rows])).order_by(Identity.id)
+    )
+    box = vault()
+    for identity in identities:
+        kind = ids.IdentityKind(identity.kind)
+        value = box.decrypt(identity.kind, identity.value_encrypted)
+        held[identity.record_id].append(ids.Identity(kind, value, identity.source))
+    found: dict[int, list[tuple[SourceRecord, ids.SourceRecord]]] = defaultdict(list)
+    for row in rows:
+        record = ids.SourceRecord(row.source, row.record_id, tuple(held[row.id]), row.name, {})
+        found[row.member_id].append((row, record))
+    return found
+
+
+def separations_for(session: Session, record_ids: Sequence[int]) -> list[resolution.Separation]:
+    if not record_ids:
+        return []
+    rows = list(
+        session.scalars(
+            select(Separation).where(
+                or_(
+                    Separation.first_record_id.in_(record_ids),
+                    Separation.second_record_id.in_(record_ids),
+                )
+            )
+        )
+    )
+    keys = record_keys(session, {r for s in rows for r in (s.first_record_id, s.second_record_id)})
+    return [
+        resolution.Separation.between(keys[s.first_record_id], keys[s.second_record_id])
+        for s in rows
+    ]
+
+
+def move_records(session: Session, record_ids: Sequence[int], member_id: int) -> None:
+    """Give records, and the identities they carry, to another member."""
+    if not record_ids:
+        return
+    session.execute(
+        update(SourceRecord)
+        .where(SourceRecord.id.in_(record_ids))
+        .values(member_id=member_id)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Identity)
+        .where(Identity.record_id.in_(record_ids))
+        .values(member_id=member_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def absorb(session: Session, survivor: Member, absorbed: Member, now: datetime) -> None:
+    """Move everything `absorbed` holds into `survivor`; `absorbed`'s id resolves there after."""
+    for table in (SourceRecord, Identity):
+        session.execute(
+            update(table)
+            .where(table.member_id == absorbed.id)
+            .values(member_id=survivor.id)
+            .execution_options(synchronize_session=False)
+        )
+    absorbed.status = MERGED
+    absorbed.survivor_id = survivor.id
+    absorbed.updated_at = now
+    survivor.updated_at = now
+    if not survivor.name and absorbed.name:
+        survivor.name = absorbed.name

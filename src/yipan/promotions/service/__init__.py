@@ -1,0 +1,1 @@
+"""Promotions use cases: definitions, coupons, and pricing with redemption."""

@@ -1,0 +1,151 @@
+"""Quoting a cart: the stored promotions, budgets and offered coupons handed to the pure engine."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from yipan.kernel.clock import Clock, SystemClock
+from yipan.promotions.domain.cart import Cart, CartLine, Member, PricedCart
+from yipan.promotions.domain.coupons import Coupon
+from yipan.promotions.domain.pricing import price_cart
+from yipan.promotions.domain.promotions import Remaining
+from yipan.promotions.models import PromotionMemberUse, PromotionRow
+from yipan.promotions.schemas import (
+    AppliedOut,
+    CartIn,
+    LineDiscountOut,
+    PriceQuoteOut,
+    QuoteIn,
+    QuoteLineOut,
+    RejectedOut,
+    ShareOut,
+)
+from yipan.promotions.service.coupons import offered_coupons
+from yipan.promotions.service.definitions import ACTIVE, active_promotions
+
+
+def quote(session: Session, quote_in: QuoteIn, *, clock: Clock | None = None) -> PriceQuoteOut:
+    """The best price for this cart now (or at `at`), every line's discount shares, and why each
+    offered promotion or coupon did or did not apply. Writes nothing."""
+    at = quote_in.at or (clock or SystemClock()).now()
+    member_id = quote_in.member.id if quote_in.member else None
+    offered = offered_coupons(
+        session, quote_in.coupon_codes, member_id=member_id, at=at, strict=False
+    )
+    priced = price(session, quote_in, at, [c for c, _ in offered.values()])
+    return quote_out(priced, at)
+
+
+def price(session: Session, cart_in: CartIn, at: datetime, coupons: Sequence[Coupon]) -> PricedCart:
+    active = active_promotions(session)
+    member = Member(cart_in.member.id, cart_in.member.tier) if cart_in.member else None
+    cart = Cart(
+        lines=tuple(
+            CartLine(ln.line_no, ln.sku, ln.category, ln.quantity, ln.unit_price_fen)
+            for ln in cart_in.lines
+        ),
+        channel=cart_in.channel,
+        at=at,
+        member=member,
+        store=cart_in.store,
+        promotions=active.index,
+        coupons=tuple(coupons),
+        remaining=remaining(session, member.member_id if member else None),
+    )
+    return price_cart(cart)
+
+
+def remaining(session: Session, member_id: str | None) -> Mapping[str, Remaining]:
+    """What is left of each limited active promotion's budget, and of this member's allowance.
+
+    A promotion with a per-member limit needs a member to count against: an anonymous cart
+    gets none of it.
+    """
+    rows = session.execute(
+        select(
+            PromotionRow.id,
+            PromotionRow.code,
+            PromotionRow.budget_fen,
+            PromotionRow.used_fen,
+            PromotionRow.budget_uses,
+            PromotionRow.used_count,
+            PromotionRow.per_member_limit,
+        ).where(
+            PromotionRow.status == ACTIVE,
+            or_(
+                PromotionRow.budget_fen.is_not(None),
+                PromotionRow.budget_uses.is_not(None),
+                PromotionRow.per_member_limit.is_not(None),
+            ),
+        )
+    ).all()
+    used_by_member: dict[int, int] = {}
+    limited = [row.id for row in rows if row.per_member_limit is not None]
+    if member_id is not None and limited:
+        used_by_member = {
+            use.promotion_id: use.uses
+            for use in session.scalars(
+                select(PromotionMemberUse).where(
+                    PromotionMemberUse.member_id == member_id,
+                    PromotionMemberUse.promotion_id.in_(limited),
+                )
+            )
+        }
+    left: dict[str, Remaining] = {}
+    for row in rows:
+        member_uses = None
+        if row.per_member_limit is not None:
+            member_uses = (
+                0
+                if member_id is None
+                else max(row.per_member_limit - used_by_member.get(row.id, 0), 0)
+            )
+        left[row.code] = Remaining(
+            discount_fen=None if row.budget_fen is None else max(row.budget_fen - row.used_fen, 0),
+            uses=None if row.budget_uses is None else max(row.budget_uses - row.used_count, 0),
+            member_uses=member_uses,
+        )
+    return left
+
+
+def quote_out(priced: PricedCart, at: datetime) -> PriceQuoteOut:
+    return PriceQuoteOut(
+        at=at,
+        lines=[
+            QuoteLineOut(
+                line_no=line.line_no,
+                sku=line.sku,
+                quantity=line.quantity,
+                list_total_fen=line.list_total_fen,
+                discounts=[
+                    LineDiscountOut(source=d.source, id=d.source_id, discount_fen=d.discount_fen)
+                    for d in line.discounts
+                ],
+                payable_fen=line.payable_fen,
+            )
+            for line in priced.lines
+        ],
+        applied=[
+            AppliedOut(
+                source=a.source,
+                id=a.source_id,
+                kind=a.kind,
+                layer=a.layer,
+                discount_fen=a.discount_fen,
+                shares=[ShareOut(line_no=s.line_no, discount_fen=s.discount_fen) for s in a.shares],
+            )
+            for a in priced.applied
+        ],
+        rejected=[
+            RejectedOut(source=r.source, id=r.source_id, reason=r.reason, detail=r.detail)
+            for r in priced.rejected
+        ],
+        list_total_fen=priced.list_total_fen,
+        discount_fen=priced.discount_fen,
+        payable_fen=priced.payable_fen,
+        search_complete=priced.search_complete,
+    )

@@ -1,0 +1,155 @@
+"""Members services against storage (SQLite and PostgreSQL): resolution, events, privacy, CLI."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from tests import support
+from yipan.cli.main import app
+from yipan.events.models import OutboxEvent
+from yipan.kernel.config import get_settings
+from yipan.kernel.db import make_engine, unit_of_work
+from yipan.members.domain import identifiers as ids
+from yipan.members.domain.identity import resolve
+from yipan.members.models import Identity
+from yipan.members.schemas import DecisionIn, IdentityIn, SourceRecordIn
+from yipan.members.service import ingest, profile, review
+from yipan.members.service.pii import vault
+
+
+def random_records(seed: int, count: int) -> list[SourceRecordIn]:
+    """Records sharing phones and e-mails from small pools, without cards: no conflicts arise."""
+    rng = random.Random(seed)
+    records = []
+    for n in range(count):
+        identities = []
+        if rng.random() < 0.7:
+            identities.append(
+                IdentityIn(kind=ids.IdentityKind.PHONE, value=f"1390000{rng.randrange(25):04d}")
+            )
+        if rng.random() < 0.5:
+            identities.append(
+                IdentityIn(kind=ids.IdentityKind.EMAIL, value=f"p{rng.randrange(25)}@qq.com")
+            )
+        source = rng.choice(["pos", "online_shop", "social"])
+        records.append(SourceRecordIn(source=source, record_id=f"r{n}", identities=identities))
+    return records
+
+
+def test_batches_in_any_split_group_records_as_the_domain_resolution_does(engine: Engine) -> None:
+    records = random_records(7, 80)
+    shuffled = records[:]
+    random.Random(3).shuffle(shuffled)
+    member_of: dict[tuple[str, str], str] = {}
+    for start, stop in [(0, 30), (30, 31), (31, 80)]:
+        with unit_of_work(engine) as session:
+            report = ingest.ingest_records(session, shuffled[start:stop])
+        for result in report.results:
+            member_of[(result.source, result.record_id)] = result.member_id
+    with unit_of_work(engine, readonly=True) as session:
+        current = {
+            key: profile.get_member(session, member_id).id for key, member_id in member_of.items()
+        }
+    expected = resolve(ingest.as_domain(r) for r in records)
+    want = {frozenset((k.source, k.record_id) for k in m.records) for m in expected.members()}
+    got: dict[str, set[tuple[str, str]]] = {}
+    for key, member_id in current.items():
+        got.setdefault(member_id, set()).add(key)
+    assert {frozenset(v) for v in got.values()} == want
+
+
+def test_every_change_records_a_past_tense_event(engine: Engine) -> None:
+    phone = IdentityIn(kind=ids.IdentityKind.PHONE, value="13800138001")
+    email = IdentityIn(kind=ids.IdentityKind.EMAIL, value="zs@qq.com")
+    with unit_of_work(engine) as session:
+        ingest.ingest_records(
+            session, [SourceRecordIn(source="pos", record_id="a", identities=[phone])]
+        )
+        ingest.ingest_records(
+            session, [SourceRecordIn(source="online_shop", record_id="b", identities=[email])]
+        )
+        [bridge] = ingest.ingest_records(
+            session, [SourceRecordIn(source="social", record_id="c", identities=[phone, email])]
+        ).results
+        member = profile.member_360(session, bridge.member_id)
+        [merge] = [m for m in member.merges if m.absorbed]
+        review.unmerge(session, merge.id, DecisionIn(who="hq"))
+        profile.erase_member(session, bridge.member_id)
+    with unit_of_work(engine, readonly=True) as session:
+        names = list(session.scalars(select(OutboxEvent.name).order_by(OutboxEvent.id)))
+    assert names == [
+        "members.MemberCreated",
+        "members.MemberCreated",
+        "members.RecordLinked",  # the bridge joins the first member it shares a value with
+        "members.MembersMerged",  # then brings the second one in
+        "members.MemberUnmerged",
+        "members.MemberErased",
+    ]
+
+
+def test_personal_data_is_stored_only_hashed_and_encrypted(engine: Engine) -> None:
+    with unit_of_work(engine) as session:
+        ingest.ingest_records(
+            session,
+            [
+                SourceRecordIn(
+                    source="pos",
+                    record_id="a",
+                    identities=[IdentityIn(kind=ids.IdentityKind.PHONE, value="13800138001")],
+                )
+            ],
+        )
+    with unit_of_work(engine, readonly=True) as session:
+        [(value_hash, encrypted)] = session.execute(
+            select(Identity.value_hash, Identity.value_encrypted)
+        ).all()
+    assert "13800138001" not in value_hash + encrypted
+    assert vault().decrypt("phone", encrypted) == "13800138001"
+    with pytest.raises(InvalidTag):  # bound to its kind: not readable as another one
+        vault().decrypt("email", encrypted)
+
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db_url(sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = support.fresh_sqlite(sqlite_template, tmp_path / "cli.db")
+    monkeypatch.setenv("YIPAN_DATABASE_URL", url)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+
+
+def test_the_cli_imports_a_file_keeps_good_rows_and_replays_harmlessly(
+    db_url: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "members.csv"
+    path.write_text(
+        "record_id,name,phone\nc1,张三,13800138001\nc2,李四,+86 138 0013 8001\n,nobody,13900000001\n",
+        encoding="utf-8",
+    )
+    first = runner.invoke(app, ["members", "import", str(path), "--source", "pos"])
+    assert first.exit_code == 1, first.output
+    assert "MALFORMED_ROW" in first.output
+    second = runner.invoke(app, ["members", "import", str(path), "--source", "pos"])
+    assert second.exit_code == 1
+    engine = make_engine(db_url)
+    try:
+        with unit_of_work(engine, readonly=True) as session:
+            [member] = profile.find_members(session, phone="13800138001")
+            export = profile.export_member(session, member.id)
+    finally:
+        engine.dispose()
+    assert sorted(r.record_id for r in export.records) == ["c1", "c2"]
+    missing = runner.invoke(
+        app, ["members", "import", str(tmp_path / "none.csv"), "--source", "pos"]
+    )
+    assert missing.exit_code == 2
