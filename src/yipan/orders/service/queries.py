@@ -178,19 +178,7 @@ def list_orders(
         stmt = stmt.where(Order.member_id == member_id)
     if before_id is not None:
         stmt = stmt.where(Order.id < before_id)
-    return [
-        OrderSummary(
-            id=o.id,
-            channel=o.channel,
-            external_id=o.external_id,
-            kind=o.kind,
-            state=o.state,
-            store=o.store,
-            total_fen=o.total_fen,
-            placed_at=o.placed_at,
-        )
-        for o in session.scalars(stmt)
-    ]
+    return [_summary(o) for o in session.scalars(stmt)]
 
 
 def list_fulfilments(
@@ -297,19 +285,17 @@ def orders_for_customers(
         .order_by(Order.placed_at.desc(), Order.id.desc())
         .limit(limit)
     )
-    return [
-        (
-            o.member_id or "",
-            OrderSummary(
-                id=o.id,
-                channel=o.channel,
-                external_id=o.external_id,
-                kind=o.kind,
-                state=o.state,
-                store=o.store,
-                total_fen=o.total_fen,
-                placed_at=o.placed_at,
-            ),
-        )
-        for o in session.scalars(stmt)
-    ]
+    return [(o.member_id or "", _summary(o)) for o in session.scalars(stmt)]
+
+
+def _summary(o: Order) -> OrderSummary:
+    return OrderSummary(
+        id=o.id,
+        channel=o.channel,
+        external_id=o.external_id,
+        kind=o.kind,
+        state=o.state,
+        store=o.store,
+        total_fen=o.total_fen,
+        placed_at=o.placed_at,
+    )
