@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from yipan.kernel.errors import Conflict, InvalidInput, NotFound
 
+# File-wide import errors are the kernel's, shared with every importer (same codes as before).
+from yipan.kernel.errors import InvalidImportFile as InvalidImportFile
+from yipan.kernel.errors import UnsupportedImportFormat as UnsupportedImportFormat
+
 
 class UnknownSku(NotFound):
     code = "UNKNOWN_SKU"
@@ -29,16 +33,6 @@ class InvalidBarcode(InvalidInput):
 
 class InvalidPrice(InvalidInput):
     code = "INVALID_PRICE"
-
-
-class UnsupportedImportFormat(InvalidInput):
-    code = "UNSUPPORTED_IMPORT_FORMAT"
-
-
-class InvalidImportFile(InvalidInput):
-    """The file as a whole cannot be imported (no header, missing columns, not text)."""
-
-    code = "INVALID_IMPORT_FILE"
 
 
 class MalformedRow(InvalidInput):

@@ -6,20 +6,18 @@ file twice changes nothing. A bad row is reported with its number and skipped; i
 write because every row is written inside its own savepoint. Problems with the file as a whole
 (unknown format, missing or unknown CSV columns, not text) are raised before anything is written.
 
-Parsing uses the standard `csv` and `json` modules. JSON numbers are read as `Decimal`, so a price
-given as a JSON number is never a float.
+Reading the file (formats, decoding, CSV and JSONL rows) is `yipan.kernel.tabular`; the columns,
+the header rules and the row → `SkuIn` checks are the catalogue's and live here. JSON numbers are
+read as `Decimal`, so a price given as a JSON number is never a float.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,11 +34,13 @@ from yipan.catalog.errors import (
     InvalidPrice,
     InvalidSku,
     MalformedRow,
-    UnsupportedImportFormat,
 )
-from yipan.catalog.schemas import MAX_PRICE_FEN, ImportFormat, ImportReport, ImportRowError, SkuIn
+from yipan.catalog.schemas import MAX_PRICE_FEN, ImportReport, ImportRowError, SkuIn
+from yipan.kernel import tabular
 from yipan.kernel.clock import Clock
 from yipan.kernel.errors import YipanError
+from yipan.kernel.tabular import SourceRow as SourceRow
+from yipan.kernel.tabular import resolve_format as resolve_format
 
 REQUIRED_COLUMNS = ("code", "name", "product_code", "category_code")
 PRICE_COLUMNS = ("list_price_fen", "list_price")
@@ -61,93 +61,6 @@ COLUMNS = (
 )
 ATTR_PREFIX = "attr_"
 
-_FORMATS: dict[str, ImportFormat] = {"csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl"}
-_EXTENSIONS: dict[str, ImportFormat] = {
-    ".csv": "csv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".jsonlines": "jsonl",
-}
-_MEDIA_TYPES: dict[str, ImportFormat] = {
-    "text/csv": "csv",
-    "application/csv": "csv",
-    "application/x-ndjson": "jsonl",
-    "application/ndjson": "jsonl",
-    "application/jsonl": "jsonl",
-    "application/x-jsonlines": "jsonl",
-    "application/jsonlines": "jsonl",
-}
-
-
-@dataclass(frozen=True)
-class SourceRow:
-    """One row as read from a file: its number for reports, its fields, or why it is unreadable.
-
-    `number` is the 1-based line for JSONL and the 1-based data row (after the header) for CSV.
-    """
-
-    number: int
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    problem: str | None = None
-
-
-# -- formats and decoding ----------------------------------------------------------------------
-
-
-def resolve_format(
-    format: str | None = None,
-    *,
-    filename: str | None = None,
-    content_type: str | None = None,
-) -> ImportFormat:
-    """The import format: as given, else from the file extension, else from the media type."""
-    if format:
-        found = _FORMATS.get(format.strip().lower())
-        if found is None:
-            raise UnsupportedImportFormat(
-                f"unknown import format {format!r}; use csv or jsonl", format=format
-            )
-        return found
-    if filename:
-        suffix = PurePath(filename).suffix.lower()
-        if suffix in _EXTENSIONS:
-            return _EXTENSIONS[suffix]
-        hint = ' (save the sheet as "CSV UTF-8" first)' if suffix in (".xlsx", ".xls") else ""
-        raise UnsupportedImportFormat(
-            f"cannot tell the format of {filename} from its extension{hint}; "
-            "name it .csv or .jsonl, or give the format (csv or jsonl)",
-            filename=filename,
-        )
-    media_type = (content_type or "").split(";")[0].strip().lower()
-    if media_type in _MEDIA_TYPES:
-        return _MEDIA_TYPES[media_type]
-    raise UnsupportedImportFormat(
-        "give the import format (csv or jsonl) or send Content-Type text/csv or "
-        "application/x-ndjson",
-        content_type=content_type,
-    )
-
-
-def decode(data: bytes) -> str:
-    """File bytes as text: UTF-8 with or without a BOM, else GB18030 (what Excel on Chinese
-    Windows writes when a sheet is saved as plain "CSV")."""
-    if data.startswith(b"PK\x03\x04"):
-        raise InvalidImportFile(
-            'this is a zip file (an Excel workbook?); save the sheet as "CSV UTF-8" first'
-        )
-    if b"\x00" in data:
-        raise InvalidImportFile("this is not a text file (it holds NUL bytes); send UTF-8 text")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise InvalidImportFile(
-            f"the file is neither UTF-8 nor GB18030 text (bad byte at offset {exc.start})"
-        ) from None
-
 
 # -- reading rows ------------------------------------------------------------------------------
 
@@ -165,29 +78,16 @@ def read_rows(
     if isinstance(source, os.PathLike):
         path = Path(source)
         fmt = resolve_format(format, filename=path.name)
-        text = decode(path.read_bytes())
+        content: str | bytes = path.read_bytes()
     else:
         fmt = resolve_format(format)
-        text = decode(source) if isinstance(source, bytes) else source
-    text = text.removeprefix("\ufeff")
-    return _csv_rows(text) if fmt == "csv" else _jsonl_rows(text)
-
-
-def _csv_rows(text: str) -> Iterator[SourceRow]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header: list[str] = []
-        while not any(cell.strip() for cell in header):
-            header = next(reader)
-    except StopIteration:
-        raise InvalidImportFile(
-            "the CSV file is empty; it needs a header row naming its columns",
-            required=[*REQUIRED_COLUMNS, "list_price_fen or list_price"],
-        ) from None
-    except csv.Error as exc:
-        raise InvalidImportFile(f"the CSV header row cannot be read: {exc}") from None
-    # Checked now, not on first iteration, so a bad header fails before any unit of work opens.
-    return _csv_records(reader, csv_columns(header))
+        content = source
+    return tabular.read_rows(
+        content,
+        fmt,
+        columns_of=csv_columns,
+        required=[*REQUIRED_COLUMNS, "list_price_fen or list_price"],
+    )
 
 
 def csv_columns(header: list[str]) -> list[str]:
@@ -233,56 +133,6 @@ def csv_columns(header: list[str]) -> list[str]:
     return columns
 
 
-def _csv_records(reader: Iterator[list[str]], columns: list[str]) -> Iterator[SourceRow]:
-    number = 0
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            number += 1
-            yield SourceRow(number, problem=f"the row cannot be read as CSV: {exc}")
-            continue
-        number += 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        fields = dict(zip(columns, cells, strict=False))
-        extra = cells[len(columns) :]
-        if len(cells) < len(columns) or any(cell.strip() for cell in extra):
-            # A short row is usually a line cut off; importing it would blank the missing fields.
-            yield SourceRow(
-                number,
-                fields,
-                problem=f"the row has {len(cells)} cells but the header has {len(columns)}",
-            )
-            continue
-        yield SourceRow(number, fields)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _jsonl_rows(text: str) -> Iterator[SourceRow]:
-    # Split on "\n" only: str.splitlines() would also split inside strings holding U+2028.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line, parse_float=Decimal, parse_constant=_reject_constant)
-        except json.JSONDecodeError as exc:
-            yield SourceRow(number, problem=f"not valid JSON: {exc.msg} (column {exc.colno})")
-            continue
-        except (ValueError, RecursionError) as exc:
-            yield SourceRow(number, problem=f"not valid JSON: {exc}")
-            continue
-        if not isinstance(value, dict):
-            yield SourceRow(number, problem=f"a JSON {type(value).__name__}, not an object")
-            continue
-        yield SourceRow(number, value)
-
-
 # -- one row to a SkuIn ------------------------------------------------------------------------
 
 
@@ -320,7 +170,9 @@ def _attributes(data: dict[str, Any]) -> dict[str, Any]:
     given = data.pop("attributes", None)
     if isinstance(given, str):
         try:
-            given = json.loads(given, parse_float=Decimal, parse_constant=_reject_constant)
+            given = json.loads(
+                given, parse_float=Decimal, parse_constant=tabular.reject_json_constant
+            )
         except (ValueError, RecursionError):
             raise InvalidSku(
                 'attributes must be a JSON object, e.g. {"colour": "red"}', field="attributes"
@@ -471,10 +323,4 @@ def _key(fields: Mapping[str, Any]) -> str | None:
 
 def merge_reports(*reports: ImportReport) -> ImportReport:
     """One report for a file imported in several units of work."""
-    return ImportReport(
-        total=sum(r.total for r in reports),
-        created=sum(r.created for r in reports),
-        updated=sum(r.updated for r in reports),
-        unchanged=sum(r.unchanged for r in reports),
-        errors=[e for r in reports for e in r.errors],
-    )
+    return tabular.merge_reports(ImportReport, reports)

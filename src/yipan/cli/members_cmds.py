@@ -12,19 +12,17 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
+from yipan.cli.chunked_import import import_in_chunks, print_rejected_rows
 from yipan.kernel.clock import SystemClock
-from yipan.kernel.config import get_settings
-from yipan.kernel.db import make_engine, unit_of_work
-from yipan.kernel.errors import YipanError
 from yipan.members.schemas import MemberImportReport
 from yipan.members.service import importing
 
 app = typer.Typer(help="Members: customer records from every source.", no_args_is_help=True)
 console = Console()
+
+_COUNTS = ("created", "attached", "merged", "conflict", "updated", "unchanged")
 
 
 @app.command("import")
@@ -47,84 +45,32 @@ def import_members(
     show_errors: int = typer.Option(20, min=0, help="how many row errors to print"),
 ) -> None:
     """Create, join and merge members from a file of source records; running it again is harmless."""
-    try:
-        rows = list(
-            importing.read_rows(
-                file.read_bytes(), importing.resolve_format(fmt, filename=file.name)
-            )
-        )
-    except YipanError as exc:
-        console.print(f"[red]{exc.code}[/]: {exc.message}")
-        raise typer.Exit(2) from None
-    engine = make_engine(get_settings().database_url)
     clock = SystemClock()
     seen: dict[tuple[str, str], int] = {}
-    parts: list[MemberImportReport] = []
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
+    report = import_in_chunks(
+        read=lambda: importing.read_rows(
+            file.read_bytes(), importing.resolve_format(fmt, filename=file.name)
+        ),
+        import_chunk=lambda session, chunk: importing.import_records(
+            session, chunk, source=source, seen=seen, clock=clock
+        ),
+        report_type=MemberImportReport,
+        label=f"importing {file.name}",
+        chunk_size=chunk_size,
         console=console,
     )
-    try:
-        with progress:
-            task = progress.add_task(f"importing {file.name}", total=len(rows))
-            for start in range(0, len(rows), chunk_size):
-                chunk = rows[start : start + chunk_size]
-                with unit_of_work(engine) as session:
-                    part = importing.import_records(
-                        session, chunk, source=source, seen=seen, clock=clock
-                    )
-                parts.append(part)  # only once committed, so the count below stays true
-                progress.advance(task, len(chunk))
-    except YipanError as exc:
-        console.print(f"[red]{exc.code}[/]: {exc.message}")
-        raise typer.Exit(2) from None
-    except SQLAlchemyError as exc:
-        done = sum(p.total for p in parts)
-        console.print(
-            f"[red]database error[/] after {done} of {len(rows)} rows were committed: "
-            f"{getattr(exc, 'orig', None) or exc}\n"
-            "If tables are missing, run `yipan db upgrade`. Running the import again is safe."
-        )
-        raise typer.Exit(2) from None
-    finally:
-        engine.dispose()
-    report = importing.merge_reports(*parts)
-    summary = Table(
-        "rows",
-        "created",
-        "attached",
-        "merged",
-        "conflict",
-        "updated",
-        "unchanged",
-        "failed",
-        title="Import summary",
-    )
+    summary = Table("rows", *_COUNTS, "failed", title="Import summary")
     summary.add_row(
-        *(
-            str(getattr(report, name))
-            for name in (
-                "total",
-                "created",
-                "attached",
-                "merged",
-                "conflict",
-                "updated",
-                "unchanged",
-            )
-        ),
+        str(report.total),
+        *(str(getattr(report, name)) for name in _COUNTS),
         f"[red]{len(report.errors)}[/]" if report.errors else "0",
     )
     console.print(summary)
-    if report.errors and show_errors:
-        errors = Table("row", "record", "code", "message", title="Rejected rows")
-        for error in report.errors[:show_errors]:
-            errors.add_row(str(error.row), error.record_id or "", error.code, error.message)
-        console.print(errors)
-        if len(report.errors) > show_errors:
-            console.print(f"… and {len(report.errors) - show_errors} more rejected row(s)")
+    print_rejected_rows(
+        console,
+        [(e.row, e.record_id, e.code, e.message) for e in report.errors],
+        key_label="record",
+        show=show_errors,
+    )
     if report.errors:
         raise typer.Exit(1)

@@ -41,3 +41,15 @@ class IdempotencyConflict(Conflict):
     """The same idempotency key was sent again with a different payload."""
 
     code = "IDEMPOTENCY_KEY_REUSED"
+
+
+class UnsupportedImportFormat(InvalidInput):
+    """An import file whose format (CSV or JSON Lines) cannot be told or is not one we read."""
+
+    code = "UNSUPPORTED_IMPORT_FORMAT"
+
+
+class InvalidImportFile(InvalidInput):
+    """The file as a whole cannot be imported (no header, missing columns, not text)."""
+
+    code = "INVALID_IMPORT_FILE"

@@ -2,6 +2,10 @@ from __future__ import annotations
 
 from yipan.kernel.errors import Conflict, InvalidInput, NotFound
 
+# File-wide import errors are the kernel's, shared with every importer (same codes as before).
+from yipan.kernel.errors import InvalidImportFile as InvalidImportFile
+from yipan.kernel.errors import UnsupportedImportFormat as UnsupportedImportFormat
+
 
 class UnknownMember(NotFound):
     code = "UNKNOWN_MEMBER"
@@ -41,13 +45,19 @@ class InvalidLookup(InvalidInput):
     code = "INVALID_LOOKUP"
 
 
-class InvalidImportFile(InvalidInput):
-    code = "INVALID_IMPORT_FILE"
-
-
 class MalformedRow(InvalidInput):
     code = "MALFORMED_ROW"
 
 
 class DuplicateRecordInFile(InvalidInput):
     code = "DUPLICATE_RECORD_IN_FILE"
+
+
+class PointsReferenceReused(Conflict):
+    """A redemption or adjustment reference sent again with another number of points."""
+
+    code = "POINTS_REFERENCE_REUSED"
+
+
+class InvalidPointsAdjustment(InvalidInput):
+    code = "INVALID_POINTS_ADJUSTMENT"
