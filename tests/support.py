@@ -6,9 +6,14 @@ PostgreSQL variants skip, unless `YIPAN_REQUIRE_SERVICES=1`, where they fail ins
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import queue
 import shutil
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -70,3 +75,44 @@ def fresh_postgres() -> str:
 def engine_for(url: str) -> Engine:
     # A new engine per test: caches of code → id are per engine and ids restart each test.
     return make_engine(url, pool_size=4)
+
+
+def run_in_processes(
+    target: Callable[..., None],
+    args_of_worker: Sequence[tuple[Any, ...]],
+    *,
+    finish_within: float = 600.0,
+) -> list[Any]:
+    """Real concurrency: one OS process per worker, each called as `target(*args, barrier, out)`.
+
+    The barrier lets them start together; each puts one result on `out`. Fails fast (and kills
+    the rest) when a worker dies or they do not finish in time; returns the results in the order
+    they came.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(len(args_of_worker))
+    out = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, out)) for args in args_of_worker]
+    for p in procs:
+        p.start()
+    results: list[Any] = []
+    try:
+        deadline = time.monotonic() + finish_within
+        for _ in procs:
+            while True:
+                try:
+                    results.append(out.get(timeout=2))
+                    break
+                except queue.Empty:
+                    died = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+                    assert not died, f"a worker process died (exit codes {died})"
+                    assert time.monotonic() < deadline, "the workers did not finish"
+        for p in procs:
+            p.join(timeout=60)
+            assert p.exitcode == 0, "a worker process crashed"
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join()
+    return results

@@ -6,17 +6,14 @@ so order inserts, routing reads and stock holds race for real on the same rows.
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
 import random
-import time
 from collections import Counter, defaultdict
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
 
-from tests import factories
+from tests import factories, support
 from tests.orders import world
 from tests.orders.books import assert_books_balance, order_count
 from tests.orders.world import JEANS, PEOPLES_SQUARE, TEE, line, order
@@ -103,34 +100,11 @@ def _basket_worker(url: str, worker: int, attempts: int, barrier: Any, out: Any)
 
 
 def _run(target: Any, url: str, n: int) -> list[Any]:
-    """Start the workers, collect what each saw; fail fast (and clean up) if one dies."""
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(WORKERS)
-    out = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(url, w, n, barrier, out)) for w in range(WORKERS)]
-    for p in procs:
-        p.start()
-    results: list[Any] = []
-    try:
-        deadline = time.monotonic() + WORKERS_FINISH_WITHIN
-        for _ in procs:
-            while True:
-                try:
-                    results += out.get(timeout=2)
-                    break
-                except queue.Empty:
-                    died = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
-                    assert not died, f"a worker process died (exit codes {died})"
-                    assert time.monotonic() < deadline, "the workers did not finish"
-        for p in procs:
-            p.join(timeout=60)
-            assert p.exitcode == 0, "a worker process crashed"
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-                p.join()
-    return results
+    """Start the workers and collect what each saw."""
+    per_worker = support.run_in_processes(
+        target, [(url, w, n) for w in range(WORKERS)], finish_within=WORKERS_FINISH_WITHIN
+    )
+    return [seen for results in per_worker for seen in results]
 
 
 @pytest.mark.slow

@@ -6,7 +6,6 @@ so the conditional updates race for real on the same coupon and promotion rows.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import Counter
 from typing import Any
 
@@ -90,23 +89,9 @@ def _budget_worker(url: str, worker: int, _code: str, barrier: Any, out: Any) ->
 
 
 def _run(target: Any, url: str, code: str) -> list[tuple[int, str, Any]]:
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(WORKERS)
-    out = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(url, w, code, barrier, out)) for w in range(WORKERS)]
-    for p in procs:
-        p.start()
-    try:
-        results = [out.get(timeout=300) for _ in procs]
-        for p in procs:
-            p.join(timeout=60)
-            assert p.exitcode == 0, "a worker process crashed"
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-                p.join()
-    return results
+    return support.run_in_processes(
+        target, [(url, w, code) for w in range(WORKERS)], finish_within=300
+    )
 
 
 def test_one_coupon_redeemed_at_once_by_many_processes_is_redeemed_exactly_once(
