@@ -7,9 +7,11 @@ from sqlalchemy import Engine
 from yipan.events.service import HandlerRegistry, InProcessRelay
 from yipan.events.worker import OutboxWorker
 from yipan.inventory.service import alerts, reservations
+from yipan.kernel.clock import SystemClock
 from yipan.kernel.config import Settings
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.periodic import PeriodicJob
+from yipan.members.service import points
 from yipan.orders.service import lifecycle
 
 
@@ -22,6 +24,9 @@ def event_registry() -> HandlerRegistry:
         "inventory.StockPolicyChanged",
     ):
         registry.register(name, alerts.on_stock_may_have_risen)
+    registry.register("orders.OrderCompleted", points.on_order_completed)
+    registry.register("orders.OrderReturned", points.on_order_returned)
+    registry.register("members.MembersMerged", points.on_members_merged)
     return registry
 
 
@@ -50,6 +55,17 @@ def sweep_expired_pickups(engine: Engine, hold_days: int) -> int:
             return expired
 
 
+def sweep_expired_points(engine: Engine) -> int:
+    now = SystemClock().now()
+    expired = 0
+    while True:
+        with unit_of_work(engine) as session:
+            n = points.expire_due(session, now, limit=200)
+        expired += n
+        if n < 200:
+            return expired
+
+
 class Background:
     """The outbox worker and the sweepers that an API process (or `yipan worker`) runs."""
 
@@ -71,14 +87,20 @@ class Background:
         self.pickup_sweeper = PeriodicJob(
             "pickup-expiry", 300.0, lambda: sweep_expired_pickups(engine, settings.pickup_hold_days)
         )
+        # Lots expire at month ends; an hourly look costs one grouped query when nothing is due.
+        self.points_sweeper = PeriodicJob(
+            "points-expiry", 3600.0, lambda: sweep_expired_points(engine)
+        )
 
     def start(self) -> None:
         self.outbox.start()
         self.sweeper.start()
         self.alert_sweeper.start()
         self.pickup_sweeper.start()
+        self.points_sweeper.start()
 
     def stop(self) -> None:
+        self.points_sweeper.stop()
         self.pickup_sweeper.stop()
         self.alert_sweeper.stop()
         self.sweeper.stop()

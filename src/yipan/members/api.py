@@ -3,13 +3,15 @@ restrict the export and the erasure to privacy officers come with the auth conte
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from yipan.kernel.db import unit_of_work
-from yipan.kernel.web import ERROR_RESPONSES, EngineDep, IdPath
+from yipan.kernel.web import ERROR_RESPONSES, BeforeId, EngineDep, IdPath
 from yipan.members.schemas import (
+    AdjustmentIn,
+    AdjustmentOut,
     ConsentIn,
     DecisionIn,
     ImportFormat,
@@ -18,12 +20,15 @@ from yipan.members.schemas import (
     MemberExport,
     MemberImportReport,
     MemberOut,
+    PointsOut,
     RecordBatchIn,
+    RedeemIn,
+    RedemptionOut,
     ReviewOut,
     SourceCode,
     UnmergeResult,
 )
-from yipan.members.service import importing, ingest, profile, review
+from yipan.members.service import importing, ingest, points, profile, review
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"], responses=ERROR_RESPONSES)
 
@@ -139,3 +144,51 @@ def erase_member(member_id: MemberId, engine: EngineDep) -> MemberOut:
 def update_consent(member_id: MemberId, consent: ConsentIn, engine: EngineDep) -> MemberOut:
     with unit_of_work(engine) as session:
         return profile.update_consent(session, member_id, consent)
+
+
+@router.get("/{member_id}/points")
+def member_points(
+    member_id: MemberId,
+    engine: EngineDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    before_id: BeforeId = None,
+) -> PointsOut:
+    """The balance, what is usable now, and the ledger newest first (page with `before_id`)."""
+    with unit_of_work(engine, readonly=True) as session:
+        return points.ledger(session, member_id, limit=limit, before_id=before_id)
+
+
+_REPLAYED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A replay of the reference: the first result"}
+}
+
+
+@router.post("/{member_id}/points/redeem", status_code=201, responses=_REPLAYED)
+def redeem_points(
+    member_id: MemberId, redeem: RedeemIn, engine: EngineDep, response: Response
+) -> RedemptionOut:
+    """Spend points in any channel; too few is a 409 and changes nothing. Replays are harmless."""
+    with unit_of_work(engine) as session:
+        out = points.redeem(
+            session, member_id, redeem.points, redeem.reference, channel=redeem.channel
+        )
+    response.status_code = 201 if out.created else 200
+    return out
+
+
+@router.post("/{member_id}/points/adjustments", status_code=201, responses=_REPLAYED)
+def adjust_points(
+    member_id: MemberId, adjustment: AdjustmentIn, engine: EngineDep, response: Response
+) -> AdjustmentOut:
+    """A manual correction, with who and why; removing points never goes below zero."""
+    with unit_of_work(engine) as session:
+        out = points.adjust(
+            session,
+            member_id,
+            adjustment.points,
+            adjustment.reason,
+            adjustment.who,
+            reference=adjustment.reference,
+        )
+    response.status_code = 201 if out.created else 200
+    return out

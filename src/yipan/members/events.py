@@ -87,3 +87,60 @@ class ReviewResolved(_MemberEvent):
     other_member: str
     accepted: bool
     actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsEarned(_MemberEvent):
+    name: ClassVar[str] = "members.PointsEarned"
+    sale_ref: str
+    points: int
+    channel: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsRedeemed(_MemberEvent):
+    name: ClassVar[str] = "members.PointsRedeemed"
+    reference: str
+    points: int
+    value_fen: int
+    channel: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsReversed(_MemberEvent):
+    """A return took back what its sale earned; `refund_deduction_fen` is owed for points that
+    were already spent (`points_short`), `forgiven_fen` is what the refund could not cover."""
+
+    name: ClassVar[str] = "members.PointsReversed"
+    sale_ref: str
+    reference: str
+    points_reversed: int
+    points_short: int
+    refund_deduction_fen: int
+    forgiven_fen: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsExpired(_MemberEvent):
+    name: ClassVar[str] = "members.PointsExpired"
+    points: int
+    lots: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsAdjusted(_MemberEvent):
+    name: ClassVar[str] = "members.PointsAdjusted"
+    reference: str
+    points: int
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsTransferred(_MemberEvent):
+    """A merge moved the absorbed member's points, lot by lot, into `member`."""
+
+    name: ClassVar[str] = "members.PointsTransferred"
+    absorbed: str
+    merge_id: int
+    points: int

@@ -163,3 +163,87 @@ class Review(Base):
     __table_args__ = (
         CheckConstraint("status IN ('open', 'accepted', 'rejected')", name="status_known"),
     )
+
+
+class PointsEntry(Base):
+    """One row of a member's append-only points ledger; `points` is signed.
+
+    A positive entry with `expires_at` opens the lot `lot_id`; every other entry takes from a
+    lot. (member, kind, reference, lot) is unique, so a replayed earning, redemption, return or
+    expiry cannot book twice.
+    """
+
+    __tablename__ = "members_points_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_members.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    lot_id: Mapped[str] = mapped_column(String(250))
+    points: Mapped[int] = mapped_column(BigId)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    reference: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    channel: Mapped[str | None] = mapped_column(String(50))
+    actor: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (
+        UniqueConstraint("member_id", "kind", "reference", "lot_id"),
+        Index("ix_members_points_entries_member_recent", "member_id", "id"),
+        CheckConstraint(
+            "kind IN ('earn', 'redeem', 'expire', 'reverse', 'adjust')", name="kind_known"
+        ),
+        CheckConstraint("points <> 0", name="points_not_zero"),
+    )
+
+
+class PointsBalance(Base):
+    """The ledger's sum per member, kept by one conditional UPDATE per change."""
+
+    __tablename__ = "members_points_balances"
+
+    member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members_members.id"), primary_key=True
+    )
+    balance: Mapped[int] = mapped_column(BigId)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (CheckConstraint("balance >= 0", name="balance_not_negative"),)
+
+
+class PointsEarning(Base):
+    """What one sale earned, kept to reverse its returns against (cumulative totals so far)."""
+
+    __tablename__ = "members_points_earnings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sale_ref: Mapped[str] = mapped_column(String(200), unique=True)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_members.id"), index=True)
+    lot_id: Mapped[str] = mapped_column(String(250))
+    points: Mapped[int] = mapped_column(BigId)
+    eligible_fen: Mapped[int] = mapped_column(BigId)
+    excluded_fen: Mapped[int] = mapped_column(BigId)
+    eligible_lines: Mapped[list[str]] = mapped_column(JsonDoc, default=list)
+    channel: Mapped[str | None] = mapped_column(String(50))
+    returned_fen: Mapped[int] = mapped_column(BigId, default=0)
+    settled_points: Mapped[int] = mapped_column(BigId, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PointsReversal(Base):
+    """One return settled against an earning; (earning, reference) makes a replay harmless."""
+
+    __tablename__ = "members_points_reversals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    earning_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_points_earnings.id"))
+    reference: Mapped[str] = mapped_column(String(200))
+    returned_fen: Mapped[int] = mapped_column(BigId)
+    points_reversed: Mapped[int] = mapped_column(BigId)
+    points_short: Mapped[int] = mapped_column(BigId)
+    refund_deduction_fen: Mapped[int] = mapped_column(BigId)
+    forgiven_fen: Mapped[int] = mapped_column(BigId)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (UniqueConstraint("earning_id", "reference"),)

@@ -141,6 +141,7 @@ class Member360(BaseModel):
     identities: list[IdentityOut]
     merges: list[MergeOut]
     orders: list[MemberOrder] = Field(description="newest first, from every channel")
+    points_balance: int = Field(default=0, description="points on the ledger, every channel")
 
 
 class UnmergeResult(BaseModel):
@@ -189,3 +190,59 @@ class MemberImportReport(BaseModel):
     unchanged: int = 0
     erased: int = 0
     errors: list[MemberImportRowError] = Field(default_factory=list)
+
+
+Reference = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][\w.:\-]*$")]
+
+
+class PointsEntryOut(BaseModel):
+    id: int
+    kind: str
+    lot_id: str
+    points: int = Field(description="signed: positive adds points, negative takes them")
+    at: datetime
+    reference: str
+    reason: str
+    expires_at: datetime | None
+    channel: str | None
+    actor: str | None
+
+
+class PointsOut(BaseModel):
+    member: str
+    resolved_from: str | None = None
+    balance: int = Field(description="the sum of the ledger")
+    usable: int = Field(description="what can be redeemed now: lots past expiry no longer count")
+    entries: list[PointsEntryOut] = Field(description="newest first")
+
+
+class RedeemIn(_In):
+    points: StrictInt = Field(gt=0, le=10**12)
+    reference: Reference = Field(description="idempotency key: a replay answers the first result")
+    channel: str | None = Field(default=None, max_length=50)
+
+
+class RedemptionOut(BaseModel):
+    member: str
+    reference: str
+    points: int
+    value_fen: int = Field(description="what the points pay for")
+    balance: int
+    created: bool = Field(description="False when this was a replay of an earlier redemption")
+
+
+class AdjustmentIn(_In):
+    points: StrictInt = Field(ge=-(10**12), le=10**12, description="signed; never zero")
+    reason: str = Field(min_length=1, max_length=400)
+    who: str = Field(min_length=1, max_length=100)
+    reference: Reference | None = Field(
+        default=None, description="idempotency key; one is made up when left out"
+    )
+
+
+class AdjustmentOut(BaseModel):
+    member: str
+    reference: str
+    points: int
+    balance: int
+    created: bool

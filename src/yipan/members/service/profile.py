@@ -25,7 +25,7 @@ from yipan.members.schemas import (
     MemberOrder,
     MemberOut,
 )
-from yipan.members.service import store
+from yipan.members.service import points, store
 from yipan.members.service.pii import mask, vault
 from yipan.orders.service.queries import orders_for_customers
 
@@ -102,6 +102,7 @@ def member_360(session: Session, member_id: str, *, order_limit: int = 50) -> Me
             MemberOrder(member_id=placed_under, **summary.model_dump())
             for placed_under, summary in orders
         ],
+        points_balance=points.balance_of(session, member.id),
     )
 
 
