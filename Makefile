@@ -44,6 +44,7 @@ test: lint
 bench: install
 	$(BIN)/python -m bench.inventory
 	$(BIN)/python -m bench.orders
+	$(BIN)/python -m bench.people
 
 # Refresh the lock after changing dependencies in pyproject.toml.
 lock: install
