@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from tests import factories
@@ -248,3 +251,72 @@ def test_a_refused_hold_inside_a_savepoint_leaves_nothing_and_another_node_can_b
     assert level(pool, "TEE", "ST-1").reserved == 0
     assert level(pool, "TEE", "WH-1").reserved == 11
     assert events_named(pool, "inventory.StockReserved") == 1
+
+
+def reservation_count(engine: Engine) -> int:
+    with unit_of_work(engine, readonly=True) as session:
+        return session.scalar(select(func.count()).select_from(Reservation)) or 0
+
+
+def test_fresh_holds_for_several_lines_are_taken_together_or_not_at_all(pool: Engine) -> None:
+    # Two holds of the same SKU at the same node count together: 6 + 5 is more than the 10 there.
+    too_much = [("fl:1", "TEE", "ST-1", 6), ("fl:2", "TEE", "ST-1", 5), ("fl:3", "CAP", "ST-1", 1)]
+    with pytest.raises(InsufficientStock) as refused, unit_of_work(pool) as session:
+        reservations.hold_new(session, "online", too_much)
+    assert (refused.value.details["sku"], refused.value.details["node"]) == ("TEE", "ST-1")
+    assert (level(pool, "TEE", "ST-1").reserved, level(pool, "CAP", "ST-1").reserved) == (0, 0)
+    assert reservation_count(pool) == 0
+    assert events_named(pool, "inventory.StockReserved") == 0
+
+    fits = [("fl:1", "TEE", "ST-1", 6), ("fl:2", "TEE", "ST-1", 4), ("fl:3", "CAP", "ST-1", 3)]
+    with unit_of_work(pool) as session:
+        reservations.hold_new(session, "online", fits)
+    assert (level(pool, "TEE", "ST-1").reserved, level(pool, "CAP", "ST-1").reserved) == (10, 3)
+    with unit_of_work(pool, readonly=True) as session:
+        held = {
+            ref: [(r.sku, r.node, r.quantity) for r in reservations.get_reservations(session, ref)]
+            for ref, *_ in fits
+        }
+        payloads = [
+            e["payload"]
+            for e in recent_events(session, aggregate_type="stock")
+            if e["name"] == "inventory.StockReserved"
+        ]
+    assert held == {ref: [(sku, node, qty)] for ref, sku, node, qty in fits}
+    assert sorted((p["reference"], p["sku"], p["node"], p["quantity"]) for p in payloads) == sorted(
+        fits
+    )
+    assert all(p["reservation_id"] > 0 for p in payloads)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    wanted=st.lists(
+        st.tuples(
+            st.sampled_from(["TEE", "CAP"]), st.sampled_from(["ST-1", "WH-1"]), st.integers(1, 8)
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_fresh_holds_never_take_more_than_is_there_and_are_all_or_nothing(
+    pool: Engine, wanted: list[tuple[str, str, int]]
+) -> None:
+    pairs = {(sku, node) for sku, node, _ in wanted}
+    before = {pair: level(pool, *pair) for pair in pairs}
+    asked = {pair: sum(q for s, n, q in wanted if (s, n) == pair) for pair in pairs}
+    fits = all(before[pair].atp >= asked[pair] for pair in pairs)
+    holds = [(f"prop:{uuid4()}", sku, node, qty) for sku, node, qty in wanted]
+    try:
+        with unit_of_work(pool) as session:
+            reservations.hold_new(session, None, holds)
+    except (InsufficientStock, NodeInactive):
+        assert not fits
+        assert all(level(pool, *pair).reserved == before[pair].reserved for pair in pairs)
+    else:
+        assert fits
+        assert all(
+            level(pool, *pair).reserved == before[pair].reserved + asked[pair] for pair in pairs
+        )

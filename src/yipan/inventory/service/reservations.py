@@ -182,6 +182,156 @@ def _reserve_one_line(
     return [_new_hold(row.id, reserve_in, sku, node, quantity, expires_at, now)]
 
 
+def all_or_none_hold_ctes(wanted: str) -> str:
+    """PostgreSQL CTEs, to follow others in one WITH, that hold stock for every row of the CTE
+    named `wanted` or for none.
+
+    `wanted` has the columns reference (never used before), sku_id, node_id, sku, node and
+    quantity; several rows may hold the same SKU at the same node. The levels are locked in
+    (SKU, node) order — the order every writer of levels uses — then either every line fits and
+    the levels, the holds and their StockReserved events are all written, or none of them is.
+    The CTE `verdict(ok)` says which: a caller writing more in the same statement gates its own
+    inserts on it, and then a refusal writes nothing at all, so the caller needs no savepoint to
+    try another node. `held_levels` returns the updated levels. Bind `hold_params(...)` with the
+    statement and call `events.recorded_in_statement`.
+    """
+    return (
+        "locked AS (SELECT s.id, s.sku_id, s.node_id, w.quantity, "
+        "n.active AND s.on_hand - s.reserved - s.safety_stock >= w.quantity AS fits "
+        "FROM inventory_stock_levels s JOIN (SELECT sku_id, node_id, sum(quantity) AS quantity "
+        f"FROM {wanted} GROUP BY sku_id, node_id) w "
+        "ON s.sku_id = w.sku_id AND s.node_id = w.node_id "
+        "JOIN inventory_nodes n ON n.id = s.node_id ORDER BY s.sku_id, s.node_id FOR UPDATE OF s), "
+        "verdict AS (SELECT count(*) FILTER (WHERE fits) = "
+        f"(SELECT count(DISTINCT (sku_id, node_id)) FROM {wanted}) AS ok FROM locked), "
+        "held_levels AS (UPDATE inventory_stock_levels s SET reserved = s.reserved + k.quantity, "
+        "updated_at = :hold_now FROM locked k, verdict WHERE s.id = k.id AND verdict.ok "
+        "RETURNING s.sku_id, s.node_id, s.on_hand, s.reserved, s.safety_stock, s.reorder_point), "
+        "holds AS (INSERT INTO inventory_reservations (reference, sku_id, node_id, quantity, "
+        "channel, status, expires_at, created_at) SELECT w.reference, w.sku_id, w.node_id, "
+        f"w.quantity, :hold_channel, 'active', NULL, :hold_now FROM {wanted} w, verdict "
+        "WHERE verdict.ok RETURNING id, reference), "
+        "hold_events AS ("
+        + events.outbox_insert_from(
+            "SELECT :hold_event_name AS name, :hold_event_type AS aggregate_type, "
+            "k.sku || '@' || k.node AS aggregate_id, jsonb_build_object('sku', k.sku, "
+            "'node', k.node, 'reference', k.reference, 'quantity', k.quantity, "
+            "'reservation_id', holds.id) AS payload, "
+            "CAST(:hold_now AS timestamptz) AS occurred_at "
+            f"FROM holds JOIN {wanted} k ON k.reference = holds.reference"
+        )
+        + ")"
+    )
+
+
+def hold_params(channel: str | None, now: datetime) -> dict[str, Any]:
+    """The bind values `all_or_none_hold_ctes` needs."""
+    return {
+        "hold_channel": channel,
+        "hold_now": now,
+        "hold_event_name": StockReserved.name,
+        "hold_event_type": StockReserved.aggregate,
+    }
+
+
+def needs_line_by_line(session: Session, channel: str | None) -> bool:
+    """Whether holds for `channel` must go through `reserve` one line at a time: a channel
+    buffer, or a backend without `all_or_none_hold_ctes`."""
+    return session.get_bind().dialect.name != "postgresql" or bool(buffer_rules(session, channel))
+
+
+def held_level_events(rows: Sequence[Any], holds: Sequence[Line]) -> list[DomainEvent]:
+    """Low-stock alerts crossed by holds taken with `all_or_none_hold_ctes`: `rows` are its
+    `held_levels`, `holds` the (SKU id, node id, quantity, SKU, node) it held."""
+    held: dict[tuple[int, int], int] = {}
+    codes: dict[tuple[int, int], tuple[str, str]] = {}
+    for sku_id, node_id, quantity, sku, node in holds:
+        held[(sku_id, node_id)] = held.get((sku_id, node_id), 0) + quantity
+        codes[(sku_id, node_id)] = (sku, node)
+    crossed: list[DomainEvent] = []
+    for row in rows:
+        pair = (row.sku_id, row.node_id)
+        below = lv.level_change(row, 0, held[pair]).fell_below(*codes[pair])
+        if below is not None:
+            crossed.append(below)
+    return crossed
+
+
+def refusal_of(session: Session, holds: Sequence[tuple[str, str, int]]) -> Exception:
+    """Why `(SKU, node, quantity)` holds were refused: the first SKU at a node that does not
+    have what they ask for together."""
+    asked: dict[tuple[str, str], int] = {}
+    for sku, node, quantity in holds:
+        asked[(sku, node)] = asked.get((sku, node), 0) + quantity
+    skus = catalog.sku_ids(session, {sku for sku, _ in asked})
+    nodes = node_ids(session, {node for _, node in asked})
+    return _first_refusal(
+        session, [(skus[sku], nodes[node], qty, sku, node) for (sku, node), qty in asked.items()]
+    )
+
+
+_ALL_OR_NONE = text(
+    "WITH want AS (SELECT * FROM unnest(CAST(:refs AS text[]), CAST(:sku_ids AS int[]), "
+    "CAST(:node_ids AS int[]), CAST(:skus AS text[]), CAST(:nodes AS text[]), "
+    "CAST(:quantities AS int[])) AS w(reference, sku_id, node_id, sku, node, quantity)), "
+    + all_or_none_hold_ctes("want")
+    + " SELECT * FROM held_levels"
+)
+
+
+def hold_new(
+    session: Session,
+    channel: str | None,
+    holds: Sequence[tuple[str, str, str, int]],
+    *,
+    clock: Clock | None = None,
+) -> None:
+    """Hold `(reference, SKU, node, quantity)` each under a reference never used before: all of
+    them, or raise having written nothing of them.
+
+    On PostgreSQL with no channel buffer this is one statement; otherwise each line goes through
+    `reserve`, and the caller must undo a refusal with its savepoint or transaction.
+    """
+    skus = catalog.sku_ids(session, {h[1] for h in holds})
+    nodes = node_ids(session, {h[2] for h in holds})
+    # Lock order, for the line-by-line path: see _ALL_OR_NONE.
+    holds = sorted(holds, key=lambda h: (skus[h[1]], nodes[h[2]]))
+    if needs_line_by_line(session, channel) or len(holds) < 2:
+        for reference, sku, node, quantity in holds:
+            reserve(
+                session,
+                ReserveIn(
+                    reference=reference,
+                    lines=[ReserveLine(sku=sku, node=node, quantity=quantity)],
+                    channel=channel,
+                ),
+                clock=clock,
+            )
+        return
+    now = (clock or SystemClock()).now()
+    rows = (
+        session.connection()
+        .execute(
+            _ALL_OR_NONE,
+            {
+                "refs": [h[0] for h in holds],
+                "sku_ids": [skus[h[1]] for h in holds],
+                "node_ids": [nodes[h[2]] for h in holds],
+                "skus": [h[1] for h in holds],
+                "nodes": [h[2] for h in holds],
+                "quantities": [h[3] for h in holds],
+                **hold_params(channel, now),
+            },
+        )
+        .all()
+    )
+    if not rows:
+        raise refusal_of(session, [(h[1], h[2], h[3]) for h in holds])
+    events.recorded_in_statement(session)
+    held = [(skus[sku], nodes[node], qty, sku, node) for _, sku, node, qty in holds]
+    events.record_many(session, held_level_events(rows, held), clock=clock)
+
+
 def _new_hold(
     id_: int,
     reserve_in: ReserveIn,
@@ -252,6 +402,16 @@ def _replay(session: Session, reference: str, lines: list[Line]) -> list[Reserva
             held=[{"sku": s, "node": n, "quantity": q} for (s, n), q in sorted(held.items())],
         )
     return existing
+
+
+def _first_refusal(session: Session, lines: Sequence[Line]) -> InsufficientStock | NodeInactive:
+    """Why a set of holds was refused: the first line, in lock order, that does not fit."""
+    for sku_id, node_id, quantity, sku, node in sorted(lines):
+        refusal = _why_not(session, sku_id, node_id, quantity, sku, node)
+        if isinstance(refusal, NodeInactive) or refusal.details["available"] < quantity:
+            return refusal
+    # Every line fits now: the stock that was missing came back since the holds were refused.
+    return InsufficientStock("stock moved while the holds were being taken", lines=len(lines))
 
 
 def _why_not(

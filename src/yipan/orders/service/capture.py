@@ -10,12 +10,13 @@ event — is written in the same transaction, so a refusal anywhere leaves nothi
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.orm import Session
 
 from yipan.catalog import service as catalog
@@ -43,7 +44,7 @@ from yipan.orders.events import OrderCompleted, OrderPlaced
 from yipan.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine
 from yipan.orders.schemas import OrderIn, PlacedOrder, PosReceiptIn
 from yipan.orders.service import queries, trail
-from yipan.orders.service.sourcing import LineToSource, Sourced, source
+from yipan.orders.service.sourcing import LineToSource, Placement, source
 
 orders_t = cast(Table, Order.__table__)
 lines_t = cast(Table, OrderLine.__table__)
@@ -61,15 +62,25 @@ def place_order(
     """Take an order, route it and hold its stock; a replay returns the order already taken."""
     now = (clock or SystemClock()).now()
     channel = channels.active_channel(session, order_in.channel)
-    _check_sums(order_in.lines, order_in.shipping_fen, order_in.order_discount_fen, order_in)
+    digest = _digest(order_in.model_dump_json())
     _check_references(session, order_in)
+    _check_sums(order_in.lines, order_in.shipping_fen, order_in.order_discount_fen, order_in)
     addresses = _line_addresses(order_in)
     kind = "guide" if order_in.guide else "online"
+    lines = _line_rows(
+        order_in.lines,
+        order_in.order_discount_fen,
+        [
+            {"method": ln.method.value, "pickup_node": ln.pickup_node, "address": address}
+            for ln, address in zip(order_in.lines, addresses, strict=True)
+        ],
+        status="open",
+    )
     taken = _insert_order(
         session,
         order_in.channel,
         order_in.external_id,
-        _digest(order_in.model_dump_json()),
+        digest,
         {
             "kind": kind,
             "state": "open",
@@ -87,38 +98,14 @@ def place_order(
             "created_at": now,
             "updated_at": now,
         },
-        order_in.lines,
+        lines,
     )
     if isinstance(taken, int):
         return PlacedOrder(created=False, order=queries.get_order(session, -taken))
-    order_id = taken["id"]
-    rows = _insert_lines(
-        session,
-        order_id,
-        order_in.lines,
-        order_in.order_discount_fen,
-        [
-            {"method": ln.method.value, "pickup_node": ln.pickup_node, "address": address}
-            for ln, address in zip(order_in.lines, addresses, strict=True)
-        ],
-        status="open",
-    )
+    order_id, rows = taken["id"], lines
     placed = _placed_event(order_id, order_in.channel, order_in, kind, rows)
     if exchange_of_return_id is not None:
         placed = replace(placed, exchange_of_return_id=exchange_of_return_id)
-
-    def note_placed(sourced: Sourced) -> None:
-        trail.note(
-            session,
-            order_id,
-            "placed",
-            now,
-            to_state="open",
-            actor=order_in.guide,
-            terminal=order_in.store,
-            details={"fulfilments": sourced.fulfilment_ids, "nodes": sourced.nodes},
-        )
-        events.record(session, placed, clock=clock)
 
     sourced = source(
         session,
@@ -138,7 +125,7 @@ def place_order(
         ],
         now=now,
         trigger="placement",
-        with_holds=note_placed,
+        placement=Placement(actor=order_in.guide, terminal=order_in.store, event=placed),
     )
     return PlacedOrder(created=True, order=queries.new_order_out(taken, rows, sourced.fulfilments))
 
@@ -163,6 +150,13 @@ def record_pos_receipt(
     _require_skus(session, [ln.sku for ln in receipt.lines])
     _require_nodes(session, {receipt.store})
     customer = receipt.customer
+    at_till = {"method": "in_store", "pickup_node": None, "address": None}
+    lines = _line_rows(
+        receipt.lines,
+        receipt.order_discount_fen,
+        [at_till] * len(receipt.lines),
+        status="fulfilled",
+    )
     taken = _insert_order(
         session,
         receipt.channel,
@@ -185,20 +179,11 @@ def record_pos_receipt(
             "created_at": now,
             "updated_at": now,
         },
-        receipt.lines,
+        lines,
     )
     if isinstance(taken, int):
         return PlacedOrder(created=False, order=queries.get_order(session, -taken))
-    order_id = taken["id"]
-    at_till = {"method": "in_store", "pickup_node": None, "address": None}
-    rows = _insert_lines(
-        session,
-        order_id,
-        receipt.lines,
-        receipt.order_discount_fen,
-        [at_till] * len(receipt.lines),
-        status="fulfilled",
-    )
+    order_id, rows = taken["id"], lines
     conn = session.connection()
     fid = conn.execute(
         insert(fulfilments_t).returning(fulfilments_t.c.id),
@@ -376,33 +361,89 @@ def _take_order_statement(session: Session) -> Any:
     return statement
 
 
+_ORDER_COLUMNS = [c.name for c in orders_t.columns if c.name != "id"]
+_LINE_FIELDS = {
+    "line_no": "int",
+    "sku": "text",
+    "quantity": "int",
+    "unit_price_fen": "bigint",
+    "line_discount_fen": "bigint",
+    "order_discount_fen": "bigint",
+    "paid_fen": "bigint",
+    "method": "text",
+    "pickup_node": "text",
+    "address": "jsonb",
+    "status": "text",
+    "returned_quantity": "int",
+    "refunded_fen": "bigint",
+}
+# On PostgreSQL the order and its lines are one statement: the lines are inserted from the
+# order's RETURNING, so a replay (the order row already there) inserts no line either.
+_TAKE_ORDER_WITH_LINES = text(
+    f"WITH taken AS (INSERT INTO orders_orders ({', '.join(_ORDER_COLUMNS)}) VALUES ("
+    + ", ".join("CAST(:address AS jsonb)" if c == "address" else f":{c}" for c in _ORDER_COLUMNS)
+    + ") ON CONFLICT (channel, external_id) DO NOTHING RETURNING id), "
+    f"lines AS (INSERT INTO orders_lines (order_id, {', '.join(_LINE_FIELDS)}) "
+    f"SELECT taken.id, {', '.join('r.' + f for f in _LINE_FIELDS)} "
+    "FROM taken, jsonb_to_recordset(CAST(:lines AS jsonb)) AS r("
+    + ", ".join(f"{f} {t}" for f, t in _LINE_FIELDS.items())
+    + ") RETURNING id, line_no) "
+    "SELECT taken.id, lines.id AS line_id, lines.line_no FROM taken JOIN lines ON true"
+)
+
+
 def _insert_order(
     session: Session,
     channel: str,
     external_id: str,
     digest: str,
     values: dict[str, Any],
-    lines: Sequence[Any],
+    lines: list[dict[str, Any]],
 ) -> dict[str, Any] | int:
-    """The new order's row with its id, or minus the id of the order already taken under
-    this key."""
+    """Insert the order and its `lines` (which get their ids); the new order's row with its
+    id, or minus the id of the order already taken under this key."""
     row = {
         "channel": channel,
         "external_id": external_id,
         "payload_hash": digest,
-        "goods_fen": sum(ln.unit_price_fen * ln.quantity for ln in lines),
-        "line_discount_fen": sum(ln.line_discount_fen for ln in lines),
+        "goods_fen": sum(ln["unit_price_fen"] * ln["quantity"] for ln in lines),
+        "line_discount_fen": sum(ln["line_discount_fen"] for ln in lines),
         **values,
         "placed_at": values["placed_at"].astimezone(UTC),
     }
-    new_id = session.connection().execute(_take_order_statement(session), row).scalar()
+    conn = session.connection()
+    new_id: int | None = None
+    if conn.dialect.name == "postgresql":
+        taken = conn.execute(
+            _TAKE_ORDER_WITH_LINES,
+            {**row, "address": _json(row["address"]), "lines": _json(lines)},
+        ).all()
+        if taken:
+            new_id = int(taken[0].id)
+            ids = {r.line_no: r.line_id for r in taken}
+            for line in lines:
+                line["id"] = ids[line["line_no"]]
+    else:
+        new_id = conn.execute(_take_order_statement(session), row).scalar()
+        if new_id is not None:
+            _insert_lines(session, int(new_id), lines)
     if new_id is not None:
         return {**row, "id": int(new_id)}
+    taken_before = _taken_before(session, channel, external_id, digest)
+    assert taken_before is not None  # the insert found it there
+    return -taken_before
+
+
+def _taken_before(session: Session, channel: str, external_id: str, digest: str) -> int | None:
+    """The id of the order already taken under this key, if any; refused if its contents were
+    different."""
     found = session.execute(
         select(Order.id, Order.payload_hash).where(
             Order.channel == channel, Order.external_id == external_id
         )
-    ).one()
+    ).first()
+    if found is None:
+        return None
     if found.payload_hash != digest:
         raise OrderReplayMismatch(
             f"order {external_id} from {channel} was already taken with different contents",
@@ -410,25 +451,26 @@ def _insert_order(
             external_id=external_id,
             order_id=found.id,
         )
-    return -int(found.id)
+    return int(found.id)
 
 
-def _insert_lines(
-    session: Session,
-    order_id: int,
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+def _line_rows(
     lines: Sequence[Any],
     order_discount_fen: int,
     how: list[dict[str, Any]],
     *,
     status: str,
 ) -> list[dict[str, Any]]:
-    """Insert the lines with their share of the order discount; `how` is each line's method,
+    """The lines' rows with their share of the order discount; `how` is each line's method,
     pickup store and address."""
     subtotals = [line_subtotal(ln) for ln in lines]
     shares = allocate_discount(order_discount_fen, subtotals)
-    rows = [
+    return [
         {
-            "order_id": order_id,
             "line_no": no,
             "sku": ln.sku,
             "quantity": ln.quantity,
@@ -443,12 +485,15 @@ def _insert_lines(
         }
         for no, (ln, subtotal, share) in enumerate(zip(lines, subtotals, shares, strict=True), 1)
     ]
+
+
+def _insert_lines(session: Session, order_id: int, rows: list[dict[str, Any]]) -> None:
     ids = session.connection().execute(
-        insert(lines_t).returning(lines_t.c.id, sort_by_parameter_order=True), rows
+        insert(lines_t).returning(lines_t.c.id, sort_by_parameter_order=True),
+        [{**row, "order_id": order_id} for row in rows],
     )
     for row, line_id in zip(rows, ids.scalars(), strict=True):
         row["id"] = line_id
-    return rows
 
 
 def _placed_event(

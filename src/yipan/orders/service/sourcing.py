@@ -12,23 +12,26 @@ every order would cost more than the routing, so each process keeps the counts f
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Table, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from yipan.catalog import service as catalog
 from yipan.channels.schemas import ChannelOut
+from yipan.events import service as events
+from yipan.events.domain import DomainEvent
 from yipan.inventory.domain import NodeType
 from yipan.inventory.errors import InsufficientStock
-from yipan.inventory.schemas import ReserveIn, ReserveLine
 from yipan.inventory.service import atp as inventory_atp
 from yipan.inventory.service import nodes as inventory_nodes
 from yipan.inventory.service import reservations
@@ -49,6 +52,7 @@ from yipan.orders.errors import OutOfStock, OutsideDeliveryArea, PickupNotOffere
 from yipan.orders.models import Fulfilment, FulfilmentLine
 from yipan.orders.models import RoutingDecision as DecisionRow
 from yipan.orders.schemas import FulfilmentLineOut, FulfilmentOut
+from yipan.orders.service import trail
 
 fulfilments_t = cast(Table, Fulfilment.__table__)
 fulfilment_lines_t = cast(Table, FulfilmentLine.__table__)
@@ -118,6 +122,15 @@ def _or(value: T | None, default: T) -> T:
     return default if value is None else value
 
 
+@dataclass(frozen=True)
+class Placement:
+    """The order's "placed" trail entry and event, written with its first fulfilments."""
+
+    actor: str | None
+    terminal: str | None
+    event: DomainEvent
+
+
 def source(
     session: Session,
     order_id: int,
@@ -128,20 +141,20 @@ def source(
     trigger: str,
     exclude: frozenset[str] = frozenset(),
     partial: bool = False,
-    with_holds: Callable[[Sourced], None] | None = None,
+    placement: Placement | None = None,
 ) -> Sourced:
-    """Route and hold `lines`; record the decision. Raises when a line cannot be served, unless
-    `partial`, when the lines no node can take come back in `Sourced.unfulfilled`.
+    """Route and hold `lines`; record the decision (and the `placement`, for a new order).
+    Raises when a line cannot be served, unless `partial`, when the lines no node can take come
+    back in `Sourced.unfulfilled`.
 
-    `with_holds` writes what belongs with the routing (the order's trail and event): it runs
-    inside the attempt, so a lost race undoes it with the attempt, and before the holds, so the
-    stock rows the holds lock stay locked only until the commit. Under a flash sale that lock
-    is what every buyer of the hot SKU queues on.
+    The holds are the last writes of an attempt, so the stock rows they lock stay locked only
+    until the commit: under a flash sale that lock is what every buyer of the hot SKU queues on.
     """
     policy = policy_for(channel)
     skus = sorted({ln.sku for ln in lines})
     pickup_stores = {ln.pickup_node for ln in lines if ln.pickup_node}
     able_to = _capabilities_needed(lines)
+    in_one_statement = not reservations.needs_line_by_line(session, channel.code)
     lost: list[dict[str, Any]] = []
     for attempt in range(1, MAX_ATTEMPTS + 1):
         pool = inventory_atp.sourcing_nodes(
@@ -153,17 +166,23 @@ def source(
         unfulfilled = [u for d in decisions for u in d.unfulfillable]
         if unfulfilled and not partial:
             raise _why_unfulfillable(session, lines, unfulfilled)
+        parcels = _parcels(lines, decisions, policy, now)
+        decision = {
+            "order_id": order_id,
+            "trigger": trigger,
+            "explanation": _explanation(attempt, decisions, lost, exclude),
+            "created_at": now,
+        }
         try:
-            with session.begin_nested():
-                sourced, holds = _allocate(session, order_id, lines, decisions, policy, now)
-                sourced.unfulfilled = unfulfilled
-                _record_decision(session, order_id, trigger, attempt, decisions, lost, exclude, now)
-                if with_holds is not None:
-                    with_holds(sourced)
-                _hold(session, channel, holds)
+            if in_one_statement:
+                sourced = _allocate_and_hold(session, channel, parcels, decision, placement)
+            else:
+                with session.begin_nested():
+                    sourced = _allocate_then_hold(session, channel, parcels, decision, placement)
         except InsufficientStock as refused:
             lost.append({"attempt": attempt, **refused.details})
             continue
+        sourced.unfulfilled = unfulfilled
         _count_new(session, now, sourced.nodes)
         return sourced
     raise OutOfStock(
@@ -303,48 +322,108 @@ def _why_unfulfillable(
     )
 
 
-Hold = tuple[int, str, str, int]  # fulfilment line id, SKU, node, quantity
+@dataclass(frozen=True)
+class Parcel:
+    """What one node hands over one way to one destination: a fulfilment to write."""
+
+    node: str
+    method: Method
+    promised_by: datetime | None
+    parts: list[tuple[LineToSource, int]]
+
+    @property
+    def kind(self) -> str:
+        return KIND_FOR_METHOD[self.method.value].value
+
+    def out(self, fulfilment_id: int) -> FulfilmentOut:
+        kind = KIND_FOR_METHOD[self.method.value]
+        return FulfilmentOut(
+            id=fulfilment_id,
+            node=self.node,
+            kind=kind.value,
+            method=self.method.value,
+            state=State.ALLOCATED.value,
+            allowed_actions=list(allowed_actions(kind, State.ALLOCATED)),
+            promised_by=self.promised_by,
+            ready_at=None,
+            left_at=None,
+            delivered_at=None,
+            rejected_reason=None,
+            lines=[
+                FulfilmentLineOut(line_no=ln.line_no, sku=ln.sku, quantity=qty, status="held")
+                for ln, qty in self.parts
+            ],
+        )
 
 
-def _allocate(
-    session: Session,
-    order_id: int,
+def _parcels(
     lines: Sequence[LineToSource],
     decisions: Sequence[RoutingDecision],
     policy: RoutingPolicy,
     now: datetime,
-) -> tuple[Sourced, list[Hold]]:
-    """The fulfilments the decisions make, written, and the holds they need."""
+) -> list[Parcel]:
+    """The fulfilments the decisions make: one per node, method and destination."""
     by_id = {str(ln.line_id): ln for ln in lines}
-    parcels: dict[tuple[str, Method, tuple[float, float] | None], list[tuple[LineToSource, int]]]
-    parcels = {}
+    parcels: dict[tuple[str, Method, tuple[float, float] | None], Parcel] = {}
     for decision in decisions:
         for a in decision.assignments:
             ln = by_id[a.line_id]
             dest = None
             if ln.address is not None and ln.method is not Method.PICKUP:
                 dest = (float(ln.address["latitude"]), float(ln.address["longitude"]))
-            parcels.setdefault((a.node, ln.method, dest), []).append((ln, a.quantity))
-    sourced = Sourced()
-    holds: list[Hold] = []
+            parcel = parcels.get((a.node, ln.method, dest))
+            if parcel is None:
+                promised = None
+                if ln.method in (Method.LOCAL_DELIVERY, Method.GROUP_LEADER):
+                    promised = now + timedelta(hours=policy.local_promise_hours)
+                parcel = parcels[(a.node, ln.method, dest)] = Parcel(
+                    a.node, ln.method, promised, []
+                )
+            parcel.parts.append((ln, a.quantity))
+    return list(parcels.values())
+
+
+def _placed_note(
+    placement: Placement, decision: dict[str, Any], sourced: Sourced
+) -> dict[str, Any]:
+    return {
+        "order_id": decision["order_id"],
+        "type": "placed",
+        "at": decision["created_at"],
+        "fulfilment_id": None,
+        "from_state": None,
+        "to_state": "open",
+        "actor": placement.actor,
+        "terminal": placement.terminal,
+        "details": {"fulfilments": sourced.fulfilment_ids, "nodes": sourced.nodes},
+    }
+
+
+def _allocate_then_hold(
+    session: Session,
+    channel: ChannelOut,
+    parcels: Sequence[Parcel],
+    decision: dict[str, Any],
+    placement: Placement | None,
+) -> Sourced:
+    """Every write of an attempt, one table at a time, the holds last (see `source`). A refused
+    hold raises after the rest is written: the caller runs this inside a savepoint."""
     conn = session.connection()
-    for (node, method, _dest), parts in parcels.items():
-        promised = None
-        if method in (Method.LOCAL_DELIVERY, Method.GROUP_LEADER):
-            promised = now + timedelta(hours=policy.local_promise_hours)
-        kind = KIND_FOR_METHOD[method.value]
+    sourced = Sourced()
+    holds: list[tuple[str, str, str, int]] = []
+    for parcel in parcels:
         fid = conn.execute(
             insert(fulfilments_t).returning(fulfilments_t.c.id),
             {
-                "order_id": order_id,
-                "node": node,
-                "kind": kind.value,
-                "method": method.value,
+                "order_id": decision["order_id"],
+                "node": parcel.node,
+                "kind": parcel.kind,
+                "method": parcel.method.value,
                 "state": State.ALLOCATED.value,
                 "last_action": "allocate",
-                "promised_by": promised,
-                "created_at": now,
-                "updated_at": now,
+                "promised_by": parcel.promised_by,
+                "created_at": decision["created_at"],
+                "updated_at": decision["created_at"],
             },
         ).scalar_one()
         line_ids = conn.execute(
@@ -359,74 +438,160 @@ def _allocate(
                     "quantity": qty,
                     "status": "held",
                 }
-                for ln, qty in parts
+                for ln, qty in parcel.parts
             ],
         ).scalars()
         holds.extend(
-            (fl_id, ln.sku, node, qty)
-            for fl_id, (ln, qty) in zip(list(line_ids), parts, strict=True)
+            (reservation_reference(fl_id), ln.sku, parcel.node, qty)
+            for fl_id, (ln, qty) in zip(list(line_ids), parcel.parts, strict=True)
         )
-        sourced.fulfilments.append(
-            FulfilmentOut(
-                id=fid,
-                node=node,
-                kind=kind.value,
-                method=method.value,
-                state=State.ALLOCATED.value,
-                allowed_actions=list(allowed_actions(kind, State.ALLOCATED)),
-                promised_by=promised,
-                ready_at=None,
-                left_at=None,
-                delivered_at=None,
-                rejected_reason=None,
-                lines=[
-                    FulfilmentLineOut(line_no=ln.line_no, sku=ln.sku, quantity=qty, status="held")
-                    for ln, qty in parts
-                ],
-            )
-        )
-    return sourced, holds
+        sourced.fulfilments.append(parcel.out(fid))
+    conn.execute(insert(decisions_t), decision)
+    if placement is not None:
+        trail.note_many(session, [_placed_note(placement, decision, sourced)])
+        events.record(session, placement.event)
+    reservations.hold_new(session, channel.code, holds)
+    return sourced
 
 
-def _hold(session: Session, channel: ChannelOut, holds: Sequence[Hold]) -> None:
-    # Stock rows are locked in (SKU id, node id) order, the order every other writer of levels
-    # uses, so two baskets naming the same SKUs in a different order cannot deadlock.
-    sku_ids = catalog.sku_ids(session, {h[1] for h in holds})
-    node_ids = inventory_nodes.node_ids(session, {h[2] for h in holds})
-    for fl_id, sku, node, qty in sorted(holds, key=lambda h: (sku_ids[h[1]], node_ids[h[2]])):
-        reservations.reserve(
-            session,
-            ReserveIn(
-                reference=reservation_reference(fl_id),
-                lines=[ReserveLine(sku=sku, node=node, quantity=qty)],
-                channel=channel.code,
-            ),
-        )
+_PARCELS = (
+    "parcels AS (SELECT nextval(pg_get_serial_sequence('orders_fulfilments', 'id')) AS id, r.* "
+    "FROM jsonb_to_recordset(CAST(:parcels AS jsonb)) "
+    "AS r(no int, node text, kind text, method text, promised_by timestamptz)), "
+    "parts AS (SELECT nextval(pg_get_serial_sequence('orders_fulfilment_lines', 'id')) AS id, "
+    "parcels.id AS fulfilment_id, parcels.node, r.* "
+    "FROM jsonb_to_recordset(CAST(:parts AS jsonb)) "
+    "AS r(parcel int, line_id bigint, sku text, quantity int, sku_id int, node_id int) "
+    "JOIN parcels ON parcels.no = r.parcel), "
+    "wanted AS (SELECT 'fulfilment-line:' || id AS reference, sku_id, node_id, sku, node, "
+    "quantity FROM parts), "
+)
+_WRITES = (
+    ", written_fulfilments AS (INSERT INTO orders_fulfilments (id, order_id, node, kind, method, "
+    "state, last_action, promised_by, created_at, updated_at) SELECT parcels.id, :order_id, "
+    "parcels.node, parcels.kind, parcels.method, 'allocated', 'allocate', parcels.promised_by, "
+    ":created_at, :created_at FROM parcels, verdict WHERE verdict.ok), "
+    "written_lines AS (INSERT INTO orders_fulfilment_lines (id, fulfilment_id, line_id, sku, "
+    "quantity, status) SELECT parts.id, parts.fulfilment_id, parts.line_id, parts.sku, "
+    "parts.quantity, 'held' FROM parts, verdict WHERE verdict.ok), "
+    "written_decision AS (INSERT INTO orders_routing_decisions (order_id, trigger, explanation, "
+    "created_at) SELECT :order_id, :trigger, CAST(:explanation AS jsonb), :created_at "
+    "FROM verdict WHERE verdict.ok)"
+)
+_PLACED = (
+    ", written_note AS (INSERT INTO orders_order_events (order_id, type, to_state, actor, "
+    "terminal, details, at) SELECT :order_id, 'placed', 'open', :actor, :terminal, "
+    "jsonb_build_object('fulfilments', (SELECT jsonb_agg(id ORDER BY no) FROM parcels), "
+    "'nodes', (SELECT jsonb_agg(node ORDER BY no) FROM parcels)), :created_at "
+    "FROM verdict WHERE verdict.ok), "
+    "written_event AS ("
+    + events.outbox_insert_from(
+        "SELECT :event_name AS name, :event_aggregate_type AS aggregate_type, "
+        ":event_aggregate_id AS aggregate_id, CAST(:event_payload AS jsonb) AS payload, "
+        "CAST(:created_at AS timestamptz) AS occurred_at FROM verdict WHERE verdict.ok"
+    )
+    + ")"
+)
+_RESULT = (
+    " SELECT verdict.ok, (SELECT jsonb_agg(id ORDER BY no) FROM parcels) AS fulfilment_ids, "
+    "(SELECT jsonb_agg(jsonb_build_object('sku_id', sku_id, 'node_id', node_id, "
+    "'on_hand', on_hand, 'reserved', reserved, 'safety_stock', safety_stock, "
+    "'reorder_point', reorder_point)) FROM held_levels) AS levels FROM verdict"
+)
+_ALLOCATE_AND_HOLD = {
+    placed: text(
+        "WITH "
+        + _PARCELS
+        + reservations.all_or_none_hold_ctes("wanted")
+        + _WRITES
+        + (_PLACED if placed else "")
+        + _RESULT
+    )
+    for placed in (False, True)
+}
 
 
-def _record_decision(
+def _allocate_and_hold(
     session: Session,
-    order_id: int,
-    trigger: str,
+    channel: ChannelOut,
+    parcels: Sequence[Parcel],
+    decision: dict[str, Any],
+    placement: Placement | None,
+) -> Sourced:
+    """Every write of an attempt in one PostgreSQL statement, all of it or, when a hold is
+    refused, none of it — so no savepoint is needed to try again."""
+    sku_ids = catalog.sku_ids(session, {ln.sku for p in parcels for ln, _ in p.parts})
+    node_ids = inventory_nodes.node_ids(session, {p.node for p in parcels})
+    params: dict[str, Any] = {
+        **decision,
+        "explanation": json.dumps(decision["explanation"]),
+        "parcels": json.dumps(
+            [
+                {
+                    "no": no,
+                    "node": p.node,
+                    "kind": p.kind,
+                    "method": p.method.value,
+                    "promised_by": None if p.promised_by is None else p.promised_by.isoformat(),
+                }
+                for no, p in enumerate(parcels)
+            ]
+        ),
+        "parts": json.dumps(
+            [
+                {
+                    "parcel": no,
+                    "line_id": ln.line_id,
+                    "sku": ln.sku,
+                    "quantity": qty,
+                    "sku_id": sku_ids[ln.sku],
+                    "node_id": node_ids[p.node],
+                }
+                for no, p in enumerate(parcels)
+                for ln, qty in p.parts
+            ]
+        ),
+        **reservations.hold_params(channel.code, decision["created_at"]),
+    }
+    if placement is not None:
+        params |= {
+            "actor": placement.actor,
+            "terminal": placement.terminal,
+            **events.event_params(placement.event),
+        }
+    row = session.connection().execute(_ALLOCATE_AND_HOLD[placement is not None], params).one()
+    if not row.ok:
+        raise reservations.refusal_of(
+            session, [(ln.sku, p.node, qty) for p in parcels for ln, qty in p.parts]
+        )
+    events.recorded_in_statement(session)
+    levels = [SimpleNamespace(**level) for level in row.levels or []]
+    held = [
+        (sku_ids[ln.sku], node_ids[p.node], qty, ln.sku, p.node)
+        for p in parcels
+        for ln, qty in p.parts
+    ]
+    events.record_many(session, reservations.held_level_events(levels, held))
+    return Sourced(
+        fulfilments=[p.out(fid) for p, fid in zip(parcels, row.fulfilment_ids, strict=True)]
+    )
+
+
+def _explanation(
     attempt: int,
     decisions: Sequence[RoutingDecision],
     lost: list[dict[str, Any]],
     exclude: frozenset[str],
-    now: datetime,
-) -> None:
-    explanation = {
+) -> dict[str, Any]:
+    return {
         "attempt": attempt,
-        "lost_races": lost,
+        "lost_races": list(lost),
         "excluded_nodes": sorted(exclude),
         "groups": [explain_group(g) for d in decisions for g in d.explanation],
         "unfulfillable": [
             {"line_id": u.line_id, "reason": u.reason} for d in decisions for u in d.unfulfillable
         ],
     }
-    session.connection().execute(
-        insert(decisions_t),
-        {"order_id": order_id, "trigger": trigger, "explanation": explanation, "created_at": now},
-    )
 
 
 def explain_group(g: GroupExplanation) -> dict[str, Any]:
