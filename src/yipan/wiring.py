@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from yipan.events.service import HandlerRegistry, InProcessRelay
 from yipan.events.worker import OutboxWorker
@@ -11,7 +15,7 @@ from yipan.kernel.clock import SystemClock
 from yipan.kernel.config import Settings
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.periodic import PeriodicJob
-from yipan.members.service import points
+from yipan.members.service import points, tiers
 from yipan.orders.service import lifecycle
 
 
@@ -27,6 +31,10 @@ def event_registry() -> HandlerRegistry:
     registry.register("orders.OrderCompleted", points.on_order_completed)
     registry.register("orders.OrderReturned", points.on_order_returned)
     registry.register("members.MembersMerged", points.on_members_merged)
+    # After points: the sale that crosses a threshold earns at the tier it was made at.
+    registry.register("orders.OrderCompleted", tiers.on_order_completed)
+    registry.register("orders.OrderReturned", tiers.on_order_returned)
+    registry.register("members.MembersMerged", tiers.on_members_merged)
     return registry
 
 
@@ -55,15 +63,24 @@ def sweep_expired_pickups(engine: Engine, hold_days: int) -> int:
             return expired
 
 
-def sweep_expired_points(engine: Engine) -> int:
+def _batches_due(engine: Engine, batch: Callable[[Session, datetime, int], int]) -> int:
+    """Run `batch` (members due at one instant, 200 a transaction) until a batch comes up short."""
     now = SystemClock().now()
-    expired = 0
+    done = 0
     while True:
         with unit_of_work(engine) as session:
-            n = points.expire_due(session, now, limit=200)
-        expired += n
+            n = batch(session, now, 200)
+        done += n
         if n < 200:
-            return expired
+            return done
+
+
+def sweep_expired_points(engine: Engine) -> int:
+    return _batches_due(engine, lambda s, now, limit: points.expire_due(s, now, limit=limit))
+
+
+def sweep_tier_reviews(engine: Engine) -> int:
+    return _batches_due(engine, lambda s, now, limit: tiers.review_due(s, now, limit=limit))
 
 
 class Background:
@@ -91,6 +108,8 @@ class Background:
         self.points_sweeper = PeriodicJob(
             "points-expiry", 3600.0, lambda: sweep_expired_points(engine)
         )
+        # Tier years end on members' own anniversaries; an hourly look is one query.
+        self.tier_reviewer = PeriodicJob("tier-review", 3600.0, lambda: sweep_tier_reviews(engine))
 
     def start(self) -> None:
         self.outbox.start()
@@ -98,8 +117,10 @@ class Background:
         self.alert_sweeper.start()
         self.pickup_sweeper.start()
         self.points_sweeper.start()
+        self.tier_reviewer.start()
 
     def stop(self) -> None:
+        self.tier_reviewer.stop()
         self.points_sweeper.stop()
         self.pickup_sweeper.stop()
         self.alert_sweeper.stop()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated, Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -40,6 +42,16 @@ class Settings(BaseSettings):
     # development only: production MUST set YIPAN_PII_KEY (long and random) and never change it,
     # or stored phones can no longer be found or read.
     pii_key: str = "yipan-development-only-pii-key"
+    # Category codes whose lines earn no points, each with all its sub-categories, comma
+    # separated: YIPAN_POINTS_EXCLUDED_CATEGORIES=tobacco,gift_card. Spend still counts for tiers.
+    points_excluded_categories: Annotated[frozenset[str], NoDecode] = frozenset()
+
+    @field_validator("points_excluded_categories", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(code.strip() for code in value.split(",") if code.strip())
+        return value
 
 
 @lru_cache(maxsize=1)

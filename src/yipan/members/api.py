@@ -20,6 +20,7 @@ from yipan.members.schemas import (
     MemberExport,
     MemberImportReport,
     MemberOut,
+    MemberTierOut,
     PointsOut,
     RecordBatchIn,
     RedeemIn,
@@ -28,7 +29,7 @@ from yipan.members.schemas import (
     SourceCode,
     UnmergeResult,
 )
-from yipan.members.service import importing, ingest, points, profile, review
+from yipan.members.service import importing, ingest, points, profile, review, tiers
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"], responses=ERROR_RESPONSES)
 
@@ -144,6 +145,18 @@ def erase_member(member_id: MemberId, engine: EngineDep) -> MemberOut:
 def update_consent(member_id: MemberId, consent: ConsentIn, engine: EngineDep) -> MemberOut:
     with unit_of_work(engine) as session:
         return profile.update_consent(session, member_id, consent)
+
+
+@router.get("/{member_id}/tier")
+def member_tier(
+    member_id: MemberId,
+    engine: EngineDep,
+    history_limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> MemberTierOut:
+    """The tier, its benefits, net spend of the last 12 months (every channel, returns taken
+    off), what the next tier needs, the next yearly review, and the tier history."""
+    with unit_of_work(engine, readonly=True) as session:
+        return tiers.tier_of(session, member_id, history_limit=history_limit)
 
 
 @router.get("/{member_id}/points")

@@ -144,3 +144,26 @@ class PointsTransferred(_MemberEvent):
     absorbed: str
     merge_id: int
     points: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PointsRestored(_MemberEvent):
+    """An un-merge gave `member` back what was left of the points it had brought into `taken_from`."""
+
+    name: ClassVar[str] = "members.PointsRestored"
+    taken_from: str
+    merge_id: int
+    points: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TierChanged(_MemberEvent):
+    """`reason`: upgrade, review_upgrade, review_downgrade, merge or unmerge; `reference` says
+    what caused it (`order:<id>`, `merge:<id>`, `unmerge:<id>`, `review`)."""
+
+    name: ClassVar[str] = "members.TierChanged"
+    from_tier: str
+    to_tier: str
+    reason: str
+    spend_fen: int
+    reference: str

@@ -35,6 +35,10 @@ class Member(Base):
     erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # When the member reached their tier, and when the yearly review last looked at it; the
+    # next review is a year after the later of the two (empty: counted from `created_at`).
+    tier_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_review_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'merged', 'erased')", name="status_known"),
@@ -247,3 +251,56 @@ class PointsReversal(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (UniqueConstraint("earning_id", "reference"),)
+
+
+class SpendEntry(Base):
+    """One sale (positive) or return (negative) in a member's spend ledger, in fen.
+
+    `source_ref` (`sale:order:<id>`, `return:<id>`) makes a replayed event write nothing.
+    `member_id` is the member holding the entry now (it follows merges and un-merges);
+    `origin_member_id` is the member the order was placed under, which never changes. `sold_at`
+    dates the entry by its sale, so a return counts in the window of the sale it reverses; it is
+    empty for a return whose sale has not been booked yet, and filled when the sale comes.
+    """
+
+    __tablename__ = "members_spend_entries"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_members.id"))
+    origin_member_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("members_members.id"), index=True
+    )
+    source_ref: Mapped[str] = mapped_column(Text(), unique=True)
+    order_ref: Mapped[str] = mapped_column(Text(), index=True)
+    kind: Mapped[str] = mapped_column(Text())
+    channel: Mapped[str | None] = mapped_column(Text())
+    amount_fen: Mapped[int] = mapped_column(BigId)
+    sold_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        Index("ix_members_spend_entries_member_sold", "member_id", "sold_at"),
+        CheckConstraint("kind IN ('sale', 'return')", name="kind_known"),
+        CheckConstraint(
+            "(kind = 'sale' AND amount_fen >= 0) OR (kind = 'return' AND amount_fen <= 0)",
+            name="sign_by_kind",
+        ),
+    )
+
+
+class TierChange(Base):
+    """One line of a member's tier history: an upgrade, a review (kept or not), a merge's effect."""
+
+    __tablename__ = "members_tier_changes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_members.id"))
+    from_tier: Mapped[str] = mapped_column(Text())
+    to_tier: Mapped[str] = mapped_column(Text())
+    reason: Mapped[str] = mapped_column(Text())
+    spend_fen: Mapped[int] = mapped_column(BigId)
+    # What caused it: `order:<id>`, `merge:<id>`, `unmerge:<id>`, `review`.
+    reference: Mapped[str] = mapped_column(Text())
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_members_tier_changes_member_recent", "member_id", "id"),)

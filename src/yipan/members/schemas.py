@@ -142,6 +142,9 @@ class Member360(BaseModel):
     merges: list[MergeOut]
     orders: list[MemberOrder] = Field(description="newest first, from every channel")
     points_balance: int = Field(default=0, description="points on the ledger, every channel")
+    tier: MemberTierStatus | None = Field(
+        default=None, description="tier, benefits and net spend of the last 12 months"
+    )
 
 
 class UnmergeResult(BaseModel):
@@ -246,3 +249,56 @@ class AdjustmentOut(BaseModel):
     points: int
     balance: int
     created: bool
+
+
+class MemberTierBenefits(BaseModel):
+    points_multiplier_bp: int = Field(description="points multiplier in basis points (10000 = x1)")
+    member_price: bool = Field(description="may buy at member prices")
+    free_shipping: bool
+
+
+class MemberTierStep(BaseModel):
+    code: str
+    name: str
+    threshold_fen: int = Field(description="net spend over 12 months that reaches this tier")
+    benefits: MemberTierBenefits
+
+
+class MemberTierStatus(BaseModel):
+    tier: str
+    name: str
+    benefits: MemberTierBenefits
+    rolling_spend_fen: int = Field(
+        description="net spend (sales minus returns, every channel) of the last 12 months"
+    )
+    window_start: datetime = Field(description="sales after this instant count")
+    qualifies_for: str = Field(description="the tier this spend reaches today")
+    next_tier: MemberTierStep | None = Field(description="the tier above, if any")
+    spend_to_next_tier_fen: int | None = Field(
+        description="what is still to spend to reach the tier above (0: the next sale upgrades)"
+    )
+    tier_since: datetime | None
+    next_review_at: datetime | None = Field(
+        description="when the yearly review may downgrade; none at the lowest tier"
+    )
+
+
+class MemberTierChangeOut(BaseModel):
+    id: int
+    from_tier: str
+    to_tier: str
+    reason: str = Field(
+        description="upgrade, review_kept, review_upgrade, review_downgrade, merge or unmerge"
+    )
+    spend_fen: int = Field(description="rolling spend when it was decided")
+    reference: str = Field(description="order:<id>, merge:<id>, unmerge:<id> or review")
+    at: datetime
+
+
+class MemberTierOut(MemberTierStatus):
+    member: str
+    resolved_from: str | None = None
+    history: list[MemberTierChangeOut] = Field(description="newest first")
+
+
+Member360.model_rebuild()

@@ -17,7 +17,15 @@ the member's hot row lasts only from that update to the commit.
 Merges. When members merge (`members.MembersMerged`), the absorbed member's open lots move, lot
 by lot and keeping their expiry, to the survivor as a pair of adjust entries under the reference
 `merge:<id>`: both ledgers keep summing to their balances and the survivor's ledger holds every
-point. An un-merge leaves the points with the survivor (moving them back is not built yet).
+point. Un-merging (`restore_on_unmerge`, in the un-merge's transaction) gives the absorbed member
+back what is left of the lots it brought, wherever later merges took them, as pairs of adjust
+entries under `unmerge:<id>` (new lots `<lot>@unmerge:<id>`, keeping their expiry). What the
+survivor spent of them stays spent, and points earned on the absorbed member's id while it was
+merged stay with the survivor (the ledger does not record which id a sale was made under).
+
+Category exclusions come from settings (`YIPAN_POINTS_EXCLUDED_CATEGORIES`): a line earns
+nothing when its SKU's category, or any ancestor of it, is excluded. Order lines carry no
+category, so it is read through the catalogue's service, the tree kept a few seconds per process.
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ from yipan.catalog import service as catalog
 from yipan.catalog.errors import UnknownSku
 from yipan.events import service as events
 from yipan.events.domain import OutboxMessage
+from yipan.kernel.cache import ReferenceCache
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import insert_for
@@ -61,11 +70,13 @@ from yipan.members.events import (
     PointsEarned,
     PointsExpired,
     PointsRedeemed,
+    PointsRestored,
     PointsReversed,
     PointsTransferred,
 )
 from yipan.members.models import (
     Member,
+    Merge,
     PointsBalance,
     PointsEarning,
     PointsEntry,
@@ -78,12 +89,12 @@ from yipan.orders.service import queries
 
 @lru_cache(maxsize=1)
 def default_policy() -> PointsPolicy:
-    """1 point per yuan, 100 points = 1 yuan, 12-month lots on the tenant's clock, no exclusions.
-
-    Category exclusions are passed as a policy (`PointsPolicy(excluded_categories=…)`) until
-    settings carry them.
-    """
-    return PointsPolicy(timezone=get_settings().timezone)
+    """1 point per yuan, 100 points = 1 yuan, 12-month lots on the tenant's clock, and the
+    categories settings exclude from earning."""
+    settings = get_settings()
+    return PointsPolicy(
+        timezone=settings.timezone, excluded_categories=settings.points_excluded_categories
+    )
 
 
 @dataclass(frozen=True)
@@ -747,6 +758,134 @@ def transfer_on_merge(
     return total
 
 
+_MOVERS = ("merge", "unmerge")  # the actors of the entries that move lots between members
+_MAX_HOPS = 1000
+
+
+def _where_now(session: Session, member_id: int, lot_id: str) -> tuple[int, str]:
+    """The member and lot name that lot `lot_id` of `member_id` lives under now, following the
+    transfers of merges (`<lot>` or `<lot>@<from>`) and un-merges (`<lot>@unmerge:<id>`)."""
+    for _ in range(_MAX_HOPS):
+        reference = session.scalar(
+            select(PointsEntry.reference)
+            .where(
+                PointsEntry.member_id == member_id,
+                PointsEntry.lot_id == lot_id,
+                PointsEntry.kind == EntryKind.ADJUST.value,
+                PointsEntry.points < 0,
+                PointsEntry.actor.in_(_MOVERS),
+            )
+            .order_by(PointsEntry.id)
+            .limit(1)
+        )
+        if reference is None:
+            return member_id, lot_id
+        if reference.startswith("unmerge:"):
+            names = [f"{lot_id}@{reference}"]
+        else:
+            names = [lot_id, f"{lot_id}@{store.public_id(member_id)}"]
+        moved = session.execute(
+            select(PointsEntry.member_id, PointsEntry.lot_id)
+            .where(
+                PointsEntry.reference == reference,
+                PointsEntry.kind == EntryKind.ADJUST.value,
+                PointsEntry.points > 0,
+                PointsEntry.member_id != member_id,
+                PointsEntry.lot_id.in_(names),
+                PointsEntry.actor.in_(_MOVERS),
+            )
+            .limit(1)
+        ).first()
+        if moved is None:  # moved out, but not into a lot we can name: nothing to follow
+            return member_id, lot_id
+        member_id, lot_id = moved.member_id, moved.lot_id
+    raise RuntimeError(f"lot {lot_id} moves in a cycle")
+
+
+def restore_on_unmerge(session: Session, merge_id: int, *, clock: Clock | None = None) -> int:
+    """After merge `merge_id` was undone (in the same transaction): give the absorbed member back
+    what is left of the points it brought in; returns the points moved.
+
+    Lots are followed wherever later merges took them; what was spent or expired of them stays
+    so. Replays, and merges whose points never moved (undone before the transfer ran), move
+    nothing.
+    """
+    merge = session.get(Merge, merge_id)
+    if merge is None or merge.absorbed_id is None:
+        return 0
+    absorbed = merge.absorbed_id
+    reference = f"unmerge:{merge_id}"
+    done = session.scalar(
+        select(PointsEntry.id)
+        .where(
+            PointsEntry.member_id == absorbed,
+            PointsEntry.kind == EntryKind.ADJUST.value,
+            PointsEntry.reference == reference,
+        )
+        .limit(1)
+    )
+    if done is not None:
+        return 0
+    brought = session.scalars(
+        select(PointsEntry.lot_id)
+        .where(
+            PointsEntry.member_id == absorbed,
+            PointsEntry.kind == EntryKind.ADJUST.value,
+            PointsEntry.reference == f"merge:{merge_id}",
+            PointsEntry.points < 0,
+            PointsEntry.actor == "merge",
+        )
+        .order_by(PointsEntry.id)
+    ).all()
+    places = [_where_now(session, absorbed, lot_id) for lot_id in brought]
+    holders = sorted({member for member, _ in places if member != absorbed})
+    if not holders:
+        return 0
+    now = (clock or SystemClock()).now()
+    for member_id in sorted({absorbed, *holders}):  # a fixed order: no deadlock
+        _lock(session, member_id, now)
+    own = store.public_id(absorbed)
+    back: list[LedgerEntry] = []
+    for holder in holders:
+        lots = {lot.lot_id: lot for lot in _lots(session, holder)}
+        left = [lots[lot_id] for member, lot_id in places if member == holder and lot_id in lots]
+        out = [
+            LedgerEntry(
+                EntryKind.ADJUST, lot.lot_id, -lot.remaining, now, reference, f"un-merged to {own}"
+            )
+            for lot in left
+            if lot.remaining > 0
+        ]
+        if not out:
+            continue
+        frm = store.public_id(holder)
+        into = [
+            LedgerEntry(
+                EntryKind.ADJUST,
+                f"{lot.lot_id}@{reference}",
+                lot.remaining,
+                now,
+                reference,
+                f"un-merged from {frm}",
+                lot.expires_at,
+            )
+            for lot in left
+            if lot.remaining > 0
+        ]
+        points = sum(e.points for e in into)
+        _append(session, holder, out, actor="unmerge")
+        _append(session, absorbed, into, actor="unmerge")
+        events.record(
+            session,
+            PointsRestored(member=own, taken_from=frm, merge_id=merge_id, points=points),
+            clock=clock,
+        )
+        _take(session, holder, points, now)
+        _credit(session, absorbed, points, now)
+        back.extend(into)
+    return sum(e.points for e in back)
+
+
 # --- event handlers -----------------------------------------------------------------------------
 
 
@@ -761,15 +900,34 @@ def _sale_member(session: Session, member_id: object) -> Member | None:
     return None if member.status == store.ERASED else member
 
 
+_category_parents: ReferenceCache[dict[str, str | None]] = ReferenceCache()
+
+
+def _lineage(parents: Mapping[str, str | None], code: str) -> frozenset[str]:
+    """`code` and its ancestors (a cycle in the tree ends the walk)."""
+    found: list[str] = []
+    step: str | None = code
+    while step is not None and step not in found:
+        found.append(step)
+        step = parents.get(step)
+    return frozenset(found)
+
+
 def _categories(
     session: Session, skus: set[str], policy: PointsPolicy
 ) -> dict[str, frozenset[str]]:
+    """Each SKU's category with its ancestors, looked up only when something is excluded."""
     if not policy.excluded_categories:
         return {}
+    parents = _category_parents.get(
+        session,
+        "parents",
+        lambda: {c.code: c.parent_code for c in catalog.list_categories(session)},
+    )
     found: dict[str, frozenset[str]] = {}
     for sku in sorted(skus):
         try:
-            found[sku] = frozenset({catalog.get_sku(session, sku).category_code})
+            found[sku] = _lineage(parents, catalog.get_sku(session, sku).category_code)
         except UnknownSku:
             found[sku] = frozenset()
     return found

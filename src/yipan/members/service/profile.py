@@ -25,7 +25,7 @@ from yipan.members.schemas import (
     MemberOrder,
     MemberOut,
 )
-from yipan.members.service import points, store
+from yipan.members.service import points, store, tiers
 from yipan.members.service.pii import mask, vault
 from yipan.orders.service.queries import orders_for_customers
 
@@ -60,9 +60,11 @@ def find_members(
     return [store.member_out(m) for m in members]
 
 
-def member_360(session: Session, member_id: str, *, order_limit: int = 50) -> Member360:
-    """Profile, identities (masked), merge history and the orders of every channel and every id
-    the member has had. Points, coupons and tags join this view as their contexts arrive."""
+def member_360(
+    session: Session, member_id: str, *, order_limit: int = 50, clock: Clock | None = None
+) -> Member360:
+    """Profile, identities (masked), merge history, the orders of every channel and every id the
+    member has had, points and tier. Coupons and tags join this view as their contexts arrive."""
     member = store.holder(session, store.load_member(session, member_id))
     box = vault()
     rows = session.execute(
@@ -103,6 +105,7 @@ def member_360(session: Session, member_id: str, *, order_limit: int = 50) -> Me
             for placed_under, summary in orders
         ],
         points_balance=points.balance_of(session, member.id),
+        tier=tiers.tier_status(session, member, (clock or SystemClock()).now()),
     )
 
 

@@ -33,7 +33,7 @@ from yipan.members.events import (
 )
 from yipan.members.models import Member, Merge, Review, Separation, SourceRecord
 from yipan.members.schemas import ClaimOut, DecisionIn, ReviewOut, UnmergeResult
-from yipan.members.service import store
+from yipan.members.service import points, store, tiers
 
 OPEN, ACCEPTED, REJECTED = "open", "accepted", "rejected"
 
@@ -190,6 +190,9 @@ def unmerge(
     merge.undone_reason = decision.why
     holder.updated_at = now
     session.flush()
+    # Points and spend that came with the absorbed member go back to it.
+    points.restore_on_unmerge(session, merge.id, clock=clock)
+    tiers.split_on_unmerge(session, merge.id, holder.id, [m.id for m in members[1:]], clock=clock)
     restored = members[1] if len(members) > 1 else holder
     recorded.append(
         MemberUnmerged(
