@@ -20,6 +20,7 @@ from yipan.kernel.db import make_engine
 from yipan.kernel.web import install_error_handlers
 from yipan.members.api import router as members_router
 from yipan.orders.api import router as orders_router
+from yipan.orders.price_consistency_api import router as price_consistency_router
 from yipan.promotions.api import router as promotions_router
 from yipan.wiring import Background
 
@@ -51,6 +52,7 @@ def create_app(engine: Engine | None = None, *, background: bool = True) -> Fast
     app.include_router(inventory_router)
     app.include_router(channels_router)
     app.include_router(orders_router)
+    app.include_router(price_consistency_router)
     app.include_router(promotions_router)
     app.include_router(members_router)
     app.include_router(events_router)

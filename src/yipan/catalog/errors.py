@@ -45,3 +45,23 @@ class DuplicateSkuInFile(Conflict):
     """A SKU code appears twice in one import: the later row would silently undo the earlier."""
 
     code = "DUPLICATE_SKU_IN_FILE"
+
+
+class UnknownSkuRef(InvalidInput):
+    """A request body names a SKU the catalogue does not have."""
+
+    code = "UNKNOWN_SKU"
+
+
+class UnknownPriceException(NotFound):
+    code = "UNKNOWN_PRICE_EXCEPTION"
+
+
+class OverlappingPriceException(Conflict):
+    """Another exception of the same SKU and scope is in force for part of the same time."""
+
+    code = "OVERLAPPING_PRICE_EXCEPTION"
+
+
+class InvalidReportWindow(InvalidInput):
+    code = "INVALID_REPORT_WINDOW"
