@@ -4,8 +4,14 @@ A batch is resolved in memory and written at the end. The members any record of 
 touch are loaded once (a keyed-hash lookup of every strong identifier in the batch); the records
 are then decided one by one in ascending (source, record id) order against the members holding
 their identifiers, the batch's own new members included. Deciding in key order reproduces the
-domain's batch `resolve` exactly (see `identity`), so one path serves the API and bulk imports;
-rows are then written with `bulk_insert` (COPY on PostgreSQL).
+domain's batch `resolve` exactly (see `identity`), so one path serves the API and bulk imports,
+whatever the batch size. A record that touches no member is a new member without asking the
+domain (that is what `decide` answers for it), so only records with something to join cost a
+decision.
+
+The batch is written set at a time, without ORM objects: ids are reserved up front (the
+sequence on PostgreSQL), rows go in with `COPY` on PostgreSQL and one executemany on SQLite,
+and stored rows are found through their indexes with one array parameter (`store.among`).
 
 (source, record id) is the idempotency key: the same payload again changes nothing; a changed
 payload replaces the record's name, attributes and identities, and its new identifiers may join
@@ -15,21 +21,23 @@ dropped may be what joined it): un-merging is a person's decision.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, select
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from yipan.events import service as events
 from yipan.events.domain import DomainEvent
 from yipan.kernel.clock import Clock, SystemClock
-from yipan.kernel.db import bulk_insert
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain import identity as resolution
 from yipan.members.errors import InvalidRecords
@@ -43,26 +51,75 @@ from yipan.members.events import (
 from yipan.members.models import Identity, Member, Merge, Review, SourceRecord
 from yipan.members.schemas import IngestReport, Outcome, RecordResult, SourceRecordIn
 from yipan.members.service import store
-from yipan.members.service.pii import vault
+from yipan.members.service.pii import Vault, vault
 
+_MEMBERS = cast(Table, Member.__table__)
+_RECORDS = cast(Table, SourceRecord.__table__)
 _IDENTITIES = cast(Table, Identity.__table__)
 _MERGES = cast(Table, Merge.__table__)
+_REVIEWS = cast(Table, Review.__table__)
 _OUTCOMES: dict[resolution.Outcome, Outcome] = {
     resolution.Outcome.NEW_MEMBER: "created",
     resolution.Outcome.ATTACH: "attached",
     resolution.Outcome.MERGE: "merged",
     resolution.Outcome.CONFLICT: "conflict",
 }
+_STRONG = ids.DEFAULT_POLICY.strong_kinds
+_OK = ids.IdentityStatus.OK
+_INVALID = ids.IdentityStatus.INVALID
+
+# (kind, normalised value) of an identifier that joins records; plain strings hash fast.
+_Key = tuple[str, str]
+# An identity as stored: kind, source, lookup hash, value as sent, status, matching.
+_IdentityRow = tuple[str, str, str, str, str, bool]
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
+class _Entry:
+    """A record as resolution sees it: key, name and the identities that may join it.
+
+    The domain only ever looks at matching identities (strong kinds, status ok), so the domain
+    record is built from those alone, and only when a decision needs it.
+    """
+
+    key: ids.RecordKey
+    name: str
+    strong: tuple[_Key, ...]
+    matching: tuple[tuple[ids.IdentityKind, str, str | None], ...]  # kind, as sent, source
+    built: ids.SourceRecord | None = None
+
+    def domain(self) -> ids.SourceRecord:
+        if self.built is None:
+            self.built = ids.SourceRecord(
+                self.key.source,
+                self.key.record_id,
+                tuple(ids.Identity(kind, raw, source) for kind, raw, source in self.matching),
+                self.name,
+            )
+        return self.built
+
+
+@dataclass(eq=False, slots=True)
+class _Incoming:
+    record: SourceRecordIn
+    entry: _Entry
+    payload_hash: str
+    identities: list[_IdentityRow]
+
+
+@dataclass(eq=False, slots=True)
 class _Handle:
-    """A member while the batch is resolved; `row` has no id yet when the batch created it."""
+    """A member while the batch is resolved; `id` is 0 until a member the batch created is
+    written. `loaded` is the stored row's (name, status, updated_at), None for a new member."""
 
-    row: Member
+    id: int
     rank: tuple[int, int]  # older members survive: stored ones by id, then new in creation order
-    records: list[ids.SourceRecord] = field(default_factory=list)
+    name: str
+    records: list[_Entry] = field(default_factory=list)
     absorbed_into: _Handle | None = None
+    loaded: tuple[str, str, datetime] | None = None
+    status: str = store.ACTIVE
+    updated_at: datetime | None = None
 
     def final(self) -> _Handle:
         handle = self
@@ -95,63 +152,54 @@ class _PendingReview:
 
 
 class _Batch:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-        self.index: dict[ids.IdentifierKey, list[_Handle]] = {}
+    def __init__(self) -> None:
+        self.index: dict[_Key, list[_Handle]] = {}
         self.handles: dict[int, _Handle] = {}
         self.created: list[_Handle] = []
         self.merges: list[_PendingMerge] = []
         self.reviews: list[_PendingReview] = []
         self.separations: list[resolution.Separation] = []
         self.placed: dict[ids.RecordKey, _Handle] = {}
+        self.record_ids: dict[ids.RecordKey, int] = {}  # row ids of the loaded members' records
         self._sequence = count()
 
-    def load(self, member: Member, records: Sequence[ids.SourceRecord]) -> _Handle:
-        handle = _Handle(member, (0, member.id), list(records))
-        self.handles[member.id] = handle
+    def load(self, member_id: int, row: tuple[str, str, datetime], records: list[_Entry]) -> None:
+        handle = _Handle(member_id, (0, member_id), row[0], records)
+        handle.loaded, handle.status, handle.updated_at = row, row[1], row[2]
+        self.handles[member_id] = handle
         for record in records:
             self._index(handle, record)
-        return handle
 
-    def new_member(self, record: ids.SourceRecord) -> _Handle:
+    def new_member(self, record: _Entry) -> _Handle:
         name = record.name.strip() if ids.normalise_name(record.name) else ""
-        row = Member(
-            status=store.ACTIVE,
-            name=name,
-            tier="normal",
-            marketing_sms=False,
-            social_messages=False,
-            created_at=self.now,
-            updated_at=self.now,
-        )
-        handle = _Handle(row, (1, next(self._sequence)))
+        handle = _Handle(0, (1, next(self._sequence)), name)
         self.created.append(handle)
         return handle
 
-    def _index(self, handle: _Handle, record: ids.SourceRecord) -> None:
-        for key in ids.strong_keys(record):
-            holders = self.index.setdefault(key, [])
-            if handle not in holders:
+    def _index(self, handle: _Handle, record: _Entry) -> None:
+        for key in record.strong:
+            holders = self.index.get(key)
+            if holders is None:
+                self.index[key] = [handle]
+            elif handle not in holders:
                 holders.append(handle)
 
-    def _unindex(self, handle: _Handle, records: Sequence[ids.SourceRecord]) -> None:
+    def _unindex(self, handle: _Handle, records: Sequence[_Entry]) -> None:
         for record in records:
-            for key in ids.strong_keys(record):
+            for key in record.strong:
                 holders = self.index.get(key, [])
                 if handle in holders:
                     holders.remove(handle)
 
-    def touched(self, record: ids.SourceRecord) -> list[_Handle]:
+    def touched(self, record: _Entry) -> list[_Handle]:
         found: dict[int, _Handle] = {}
-        for key in ids.strong_keys(record):
+        for key in record.strong:
             for handle in self.index.get(key, ()):
                 final = handle.final()
                 found[id(final)] = final
         return list(found.values())
 
-    def place(
-        self, record: ids.SourceRecord, own: _Handle | None
-    ) -> tuple[_Handle, resolution.Decision]:
+    def place(self, record: _Entry, own: _Handle | None) -> tuple[_Handle, resolution.Outcome]:
         """Decide `record` against the members it touches and apply the decision in memory."""
         if own is not None:
             before = own.records
@@ -162,17 +210,32 @@ class _Batch:
         handles = [h for h in self.touched(record) if h is not own]
         if own is not None and own.records:
             handles.append(own)
-        groups = {id(h): resolution.MemberGroup(tuple(h.records)) for h in handles}
-        decision = resolution.decide(record, groups.values(), separations=self.separations)
+        if handles:
+            handle, outcome = self._decide(record, own, handles)
+        else:  # what `decide` answers for a record that touches nobody
+            handle, outcome = own or self.new_member(record), resolution.Outcome.NEW_MEMBER
+        if not handle.name and ids.normalise_name(record.name):
+            handle.name = record.name.strip()
+        handle.records.append(record)
+        self._index(handle, record)
+        self.placed[record.key] = handle
+        return handle, outcome
+
+    def _decide(
+        self, record: _Entry, own: _Handle | None, handles: Sequence[_Handle]
+    ) -> tuple[_Handle, resolution.Outcome]:
+        groups = {
+            id(h): resolution.MemberGroup(tuple(r.domain() for r in h.records)) for h in handles
+        }
+        decision = resolution.decide(record.domain(), groups.values(), separations=self.separations)
         owner: dict[ids.RecordKey, _Handle | None] = {groups[id(h)].key: h for h in handles}
         owner[record.key] = own
         for merge in decision.merges:
             left, right = owner[merge.survivor], owner[merge.absorbed]
-            joined = self._join(record, merge, left, right)
+            joined = self._join(record.key, merge, left, right)
             owner.pop(merge.absorbed)
             owner[merge.survivor] = joined
-        handle = owner[decision.member_key] or self.new_member(record)
-        handle = handle.final()
+        handle = (owner[decision.member_key] or self.new_member(record)).final()
         for review in decision.reviews:
             other = owner.get(review.other_member)
             if other is None or other.final() is handle:
@@ -192,20 +255,16 @@ class _Batch:
                     review.shared,
                 )
             )
-        if not handle.row.name and ids.normalise_name(record.name):
-            handle.row.name = record.name.strip()
-        handle.records.append(record)
-        self._index(handle, record)
-        self.placed[record.key] = handle
-        return handle, decision
+        return handle, decision.outcome
 
     def _join(
         self,
-        record: ids.SourceRecord,
+        via: ids.RecordKey,
         merge: resolution.MergeRecord,
         left: _Handle | None,
         right: _Handle | None,
     ) -> _Handle | None:
+        kind = merge.identifier.kind.value
         if left is None or right is None or left.final() is right.final():
             target = left or right
             if target is None:
@@ -215,15 +274,7 @@ class _Batch:
             kept_key = merge.survivor if right is None else merge.absorbed
             if (left is None) != (right is None):
                 self.merges.append(
-                    _PendingMerge(
-                        target,
-                        None,
-                        kept_key,
-                        lone_key,
-                        record.key,
-                        merge.rule,
-                        merge.identifier.kind.value,
-                    )
+                    _PendingMerge(target, None, kept_key, lone_key, via, merge.rule, kind)
                 )
             return target
         left, right = left.final(), right.final()
@@ -234,15 +285,7 @@ class _Batch:
             else (merge.absorbed, merge.survivor)
         )
         self.merges.append(
-            _PendingMerge(
-                survivor,
-                absorbed,
-                survivor_key,
-                absorbed_key,
-                record.key,
-                merge.rule,
-                merge.identifier.kind.value,
-            )
+            _PendingMerge(survivor, absorbed, survivor_key, absorbed_key, via, merge.rule, kind)
         )
         absorbed.absorbed_into = survivor
         moved, absorbed.records = absorbed.records, []
@@ -254,7 +297,25 @@ class _Batch:
 
 
 def payload_hash(record: SourceRecordIn) -> str:
-    canonical = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    """SHA-256 of the record's canonical JSON (its `model_dump(mode="json")`, keys sorted).
+
+    Built from the fields directly, which is several times cheaper than `model_dump` on a bulk
+    import; `tests/members` checks it against the `model_dump` form.
+    """
+    canonical = json.dumps(
+        {
+            "attributes": record.attributes,
+            "identities": [
+                {"kind": i.kind.value, "source": i.source, "value": i.value}
+                for i in record.identities
+            ],
+            "name": record.name,
+            "record_id": record.record_id,
+            "source": record.source,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -268,6 +329,24 @@ def as_domain(record: SourceRecordIn) -> ids.SourceRecord:
     )
 
 
+def _incoming(record: SourceRecordIn, key: ids.RecordKey, digest: str, box: Vault) -> _Incoming:
+    """Classify each identity once: what is stored, and what resolution may join on."""
+    rows: list[_IdentityRow] = []
+    strong: list[_Key] = []
+    matching: list[tuple[ids.IdentityKind, str, str | None]] = []
+    for identity in record.identities:
+        kind, raw = identity.kind, identity.value
+        value, status = ids.classify(kind, raw)
+        joins = status is _OK and kind in _STRONG
+        lookup = box.lookup_hash(kind.value, raw if status is _INVALID else value)
+        rows.append((kind.value, identity.source or key.source, lookup, raw, status.value, joins))
+        if joins:
+            strong.append((kind.value, value))
+            matching.append((kind, raw, identity.source))
+    entry = _Entry(key, record.name, tuple(dict.fromkeys(strong)), tuple(matching))
+    return _Incoming(record, entry, digest, rows)
+
+
 def ingest_records(
     session: Session,
     records: Sequence[SourceRecordIn],
@@ -276,316 +355,538 @@ def ingest_records(
     clock: Clock | None = None,
 ) -> IngestReport:
     """Place each record in a member; replaying a record with the same payload changes nothing."""
-    keys = [(r.source, r.record_id) for r in records]
+    with _collector_paused():
+        return _ingest(session, records, clock)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """CPython's cyclic garbage collector off while a batch is taken in.
+
+    Everything a batch allocates lives until the batch is written, so each collection during it
+    would only walk the batch again (and everything else the process holds): on bulk imports
+    that was a third of the time. Objects made meanwhile are collected once it is back on.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
+def _ingest(
+    session: Session, records: Sequence[SourceRecordIn], clock: Clock | None
+) -> IngestReport:
+    keys = [ids.RecordKey(r.source, r.record_id) for r in records]
     if len(set(keys)) != len(keys):
-        repeated = sorted({f"{s}:{i}" for s, i in keys if keys.count((s, i)) > 1})
+        repeated = sorted(str(k) for k, n in Counter(keys).items() if n > 1)
         raise InvalidRecords("a record appears more than once in the batch", records=repeated[:20])
     now = (clock or SystemClock()).now()
     session.flush()
-    stored = _stored_records(session, records)
-    hashes = {(r.source, r.record_id): payload_hash(r) for r in records}
-    results: dict[tuple[str, str], RecordResult] = {}
-    # Into the identity map at once, so the per-record `session.get` below costs no query.
-    member_ids = sorted({row.member_id for row in stored.values()})
-    for start in range(0, len(member_ids), 1000):
-        list(session.scalars(select(Member).where(Member.id.in_(member_ids[start : start + 1000]))))
-    pending: list[SourceRecordIn] = []
-    for record in records:
-        row = stored.get((record.source, record.record_id))
-        if row is None:
-            pending.append(record)
-            continue
-        member = session.get(Member, row.member_id)
-        assert member is not None
-        # An erased member's records take nothing back in: the person asked to be forgotten.
-        if (
-            row.payload_hash == hashes[(record.source, record.record_id)]
-            or member.status == store.ERASED
-        ):
-            outcome: Outcome = "erased" if member.status == store.ERASED else "unchanged"
-            results[(record.source, record.record_id)] = RecordResult(
-                source=record.source,
-                record_id=record.record_id,
-                member_id=store.public_id(store.holder(session, member).id),
-                outcome=outcome,
-            )
-            continue
-        pending.append(record)
-    if not pending:
-        return IngestReport(results=[results[k] for k in keys])
-
-    batch = _Batch(now)
-    domain = {(r.source, r.record_id): as_domain(r) for r in pending}
-    _load_touched(session, batch, pending, domain, stored)
-    events_out: list[DomainEvent] = []
-    outcomes: dict[tuple[str, str], Outcome] = {}
-    for record in sorted(pending, key=lambda r: (r.source, r.record_id)):
-        key = (record.source, record.record_id)
+    stored = store.find_records(session, keys)
+    holders = store.holders(session, {row[1] for row in stored.values()})
+    box = vault()
+    results: dict[ids.RecordKey, RecordResult] = {}
+    pending: list[_Incoming] = []
+    for record, key in zip(records, keys, strict=True):
+        digest = payload_hash(record)
         row = stored.get(key)
-        own = batch.handles[row.member_id] if row is not None else None
+        if row is not None:
+            holder, status = holders[row[1]]
+            # An erased member's records take nothing back in: the person asked to be forgotten.
+            if row[2] == digest or status == store.ERASED:
+                results[key] = _result(
+                    key, holder, "erased" if status == store.ERASED else "unchanged"
+                )
+                continue
+        pending.append(_incoming(record, key, digest, box))
+    if not pending:
+        return IngestReport.model_construct(results=[results[k] for k in keys])
+
+    pending.sort(key=lambda p: p.entry.key)
+    batch = _Batch()
+    _load_touched(session, batch, pending, stored, box)
+    outcomes: dict[ids.RecordKey, Outcome] = {}
+    for item in pending:
+        key = item.entry.key
+        row = stored.get(key)
+        own = batch.handles[row[1]] if row is not None else None
         merges_before = len(batch.merges)
-        handle, decision = batch.place(domain[key], own)
+        _, decided = batch.place(item.entry, own)
         absorbed_any = any(m.absorbed is not None for m in batch.merges[merges_before:])
         if row is not None:
             outcomes[key] = "merged" if absorbed_any else "updated"
         else:
-            outcome = _OUTCOMES[decision.outcome]
+            outcome = _OUTCOMES[decided]
             outcomes[key] = "merged" if outcome == "attached" and absorbed_any else outcome
 
-    _write(session, batch, pending, domain, stored, hashes, now, events_out)
-    for record in pending:
-        key = (record.source, record.record_id)
-        handle = batch.placed[ids.RecordKey(*key)].final()
-        results[key] = RecordResult(
-            source=record.source,
-            record_id=record.record_id,
-            member_id=store.public_id(handle.row.id),
-            outcome=outcomes[key],
-            reviews=[r.row_id for r in batch.reviews if r.record == ids.RecordKey(*key)],
-        )
+    events_out = _write(session, batch, pending, stored, now, box)
+    raised: dict[ids.RecordKey, list[int]] = {}
+    for review in batch.reviews:
+        raised.setdefault(review.record, []).append(review.row_id)
+    for item in pending:
+        key = item.entry.key
+        member_id = batch.placed[key].final().id
+        results[key] = _result(key, member_id, outcomes[key], raised.get(key, []))
     events.record_many(session, events_out, clock=clock)
-    return IngestReport(results=[results[k] for k in keys])
+    return IngestReport.model_construct(results=[results[k] for k in keys])
 
 
-def _stored_records(
-    session: Session, records: Sequence[SourceRecordIn]
-) -> dict[tuple[str, str], SourceRecord]:
-    wanted = {(r.source, r.record_id) for r in records}
-    found: dict[tuple[str, str], SourceRecord] = {}
-    record_ids = sorted({r.record_id for r in records})
-    for start in range(0, len(record_ids), 1000):
-        chunk = record_ids[start : start + 1000]
-        for row in session.scalars(select(SourceRecord).where(SourceRecord.record_id.in_(chunk))):
-            if (row.source, row.record_id) in wanted:
-                found[(row.source, row.record_id)] = row
-    return found
+def _result(
+    key: ids.RecordKey, member_id: int, outcome: Outcome, reviews: list[int] | None = None
+) -> RecordResult:
+    member = store.public_id(member_id)
+    if reviews:
+        return RecordResult(
+            source=key.source,
+            record_id=key.record_id,
+            member_id=member,
+            outcome=outcome,
+            reviews=reviews,
+        )
+    return RecordResult(
+        source=key.source, record_id=key.record_id, member_id=member, outcome=outcome
+    )
 
 
 def _load_touched(
     session: Session,
     batch: _Batch,
-    pending: Sequence[SourceRecordIn],
-    domain: dict[tuple[str, str], ids.SourceRecord],
-    stored: dict[tuple[str, str], SourceRecord],
+    pending: Sequence[_Incoming],
+    stored: dict[ids.RecordKey, tuple[int, int, str]],
+    box: Vault,
 ) -> None:
-    """Load every member a pending record could join, its own member included, with separations."""
-    box = vault()
-    hashes = sorted(
-        {
-            box.lookup_hash(key.kind.value, key.value)
-            for record in domain.values()
-            for key in ids.strong_keys(record)
-        }
-    )
+    """Load every member a pending record could join, its own member included, with separations.
+
+    A loaded record keeps only its matching identities: they are all that resolution reads.
+    """
+    hashes = sorted({row[2] for item in pending for row in item.identities if row[5]})
     member_ids: set[int] = {
-        stored[(r.source, r.record_id)].member_id
-        for r in pending
-        if (r.source, r.record_id) in stored
+        stored[item.entry.key][1] for item in pending if item.entry.key in stored
     }
-    for start in range(0, len(hashes), 1000):
+    for condition in store.among(session, Identity.value_hash, hashes):
         member_ids.update(
             session.scalars(
-                select(Identity.member_id)
-                .where(Identity.value_hash.in_(hashes[start : start + 1000]), Identity.matching)
-                .distinct()
+                select(Identity.member_id).where(condition, Identity.matching).distinct()
             )
         )
     if not member_ids:
         return
-    members = {
-        m.id: m for m in session.scalars(select(Member).where(Member.id.in_(sorted(member_ids))))
-    }
-    loaded = store.domain_records(session, sorted(member_ids))
-    record_ids: list[int] = []
-    for member_id in sorted(member_ids):
-        pairs = loaded.get(member_id, [])
-        record_ids.extend(row.id for row, _ in pairs)
-        batch.load(members[member_id], [record for _, record in pairs])
-    batch.separations = store.separations_for(session, record_ids)
+    wanted = sorted(member_ids)
+    members: dict[int, tuple[str, str, datetime]] = {}
+    records: list[tuple[int, str, str, int, str]] = []
+    for condition in store.among(session, Member.id, wanted):
+        for member_id, name, status, updated_at in session.execute(
+            select(Member.id, Member.name, Member.status, Member.updated_at).where(condition)
+        ):
+            members[member_id] = (name, status, updated_at)
+    for condition in store.among(session, SourceRecord.member_id, wanted):
+        records.extend(
+            session.execute(
+                select(
+                    SourceRecord.id,
+                    SourceRecord.source,
+                    SourceRecord.record_id,
+                    SourceRecord.member_id,
+                    SourceRecord.name,
+                ).where(condition)
+            ).all()
+        )
+    records.sort()
+    held: dict[int, list[tuple[ids.IdentityKind, str, str]]] = {}
+    for condition in store.among(session, Identity.record_id, [r[0] for r in records]):
+        for row_id, kind, source, sealed in session.execute(
+            select(Identity.record_id, Identity.kind, Identity.source, Identity.value_encrypted)
+            .where(condition, Identity.matching)
+            .order_by(Identity.id)
+        ):
+            value = box.decrypt(kind, sealed)
+            held.setdefault(row_id, []).append((ids.IdentityKind(kind), value, source))
+    entries: dict[int, list[_Entry]] = {member_id: [] for member_id in wanted}
+    for row_id, source, record_id, member_id, name in records:
+        key = ids.RecordKey(source, record_id)
+        batch.record_ids[key] = row_id
+        matching = tuple(held.get(row_id, ()))
+        strong = tuple(
+            dict.fromkeys(
+                (kind.value, value)
+                for kind, raw, _ in matching
+                for value, status in [ids.classify(kind, raw)]
+                if status is _OK
+            )
+        )
+        entries[member_id].append(_Entry(key, name, strong, matching))
+    for member_id in wanted:
+        batch.load(member_id, members[member_id], entries[member_id])
+    batch.separations = store.separations_for(session, [r[0] for r in records])
 
 
 def _write(
     session: Session,
     batch: _Batch,
-    pending: Sequence[SourceRecordIn],
-    domain: dict[tuple[str, str], ids.SourceRecord],
-    stored: dict[tuple[str, str], SourceRecord],
-    hashes: dict[tuple[str, str], str],
+    pending: Sequence[_Incoming],
+    stored: dict[ids.RecordKey, tuple[int, int, str]],
     now: datetime,
-    events_out: list[DomainEvent],
-) -> None:
-    session.add_all([h.row for h in batch.created])
-    session.flush()
-    for handle in [*batch.handles.values(), *batch.created]:
-        final = handle.final()
-        if final is not handle:
-            if handle.rank[0] == 0:  # stored before this batch: move its rows too
-                store.absorb(session, final.row, handle.row, now)
-            else:
-                handle.row.status = store.MERGED
-                handle.row.survivor_id = final.row.id
-    by_key = {(r.source, r.record_id): r for r in pending}
-    new_rows: list[SourceRecord] = []
-    changed: list[SourceRecord] = []
-    for key, record in by_key.items():
-        member_id = batch.placed[ids.RecordKey(*key)].final().row.id
-        row = stored.get(key)
-        if row is None:
-            row = SourceRecord(
-                source=record.source,
-                record_id=record.record_id,
-                member_id=member_id,
-                name=record.name,
-                attributes=record.attributes,
-                payload_hash=hashes[key],
-                created_at=now,
-                updated_at=now,
+    box: Vault,
+) -> list[DomainEvent]:
+    """Write the batch's members, records, identities, merges and reviews; return its events."""
+    _write_stored_members(session, batch, now)
+    _write_new_members(session, batch, now)
+    record_ids = dict(batch.record_ids)
+    new = [item for item in pending if item.entry.key not in stored]
+    changed = [item for item in pending if item.entry.key in stored]
+    for item, row_id in zip(new, store.reserve_ids(session, _RECORDS, len(new)), strict=True):
+        record_ids[item.entry.key] = row_id
+    for item in changed:
+        record_ids[item.entry.key] = stored[item.entry.key][0]
+    store.insert_rows(
+        session,
+        _RECORDS,
+        (
+            "id",
+            "source",
+            "record_id",
+            "member_id",
+            "name",
+            "attributes",
+            "payload_hash",
+            "created_at",
+            "updated_at",
+        ),
+        [
+            (
+                record_ids[item.entry.key],
+                item.record.source,
+                item.record.record_id,
+                batch.placed[item.entry.key].final().id,
+                item.record.name,
+                item.record.attributes,
+                item.payload_hash,
+                now,
+                now,
             )
-            new_rows.append(row)
-            stored[key] = row
-        else:
-            row.member_id = member_id
-            row.name = record.name
-            row.attributes = record.attributes
-            row.payload_hash = hashes[key]
-            row.updated_at = now
-            changed.append(row)
-    session.add_all(new_rows)
-    session.flush()
+            for item in new
+        ],
+    )
     if changed:
-        session.execute(delete(Identity).where(Identity.record_id.in_([r.id for r in changed])))
-    box = vault()
-    identity_rows: list[dict[str, Any]] = []
-    for key in by_key:
-        row = stored[key]
-        for identity in ids.identity_rows(domain[key], ids.RecordKey(*key)):
-            lookup = (
-                identity.value
-                if identity.status is not ids.IdentityStatus.INVALID
-                else identity.raw
-            )
-            identity_rows.append(
-                {
-                    "member_id": row.member_id,
-                    "record_id": row.id,
-                    "kind": identity.kind.value,
-                    "source": identity.source,
-                    "value_hash": box.lookup_hash(identity.kind.value, lookup),
-                    "value_encrypted": box.encrypt(identity.kind.value, identity.raw),
-                    "status": identity.status.value,
-                    "matching": identity.matching,
-                }
-            )
-    bulk_insert(session, _IDENTITIES, identity_rows)
+        _rewrite_changed(session, batch, changed, record_ids, now)
+    _write_identities(session, batch, pending, record_ids, box)
+    events_out: list[DomainEvent] = [
+        MemberCreated(
+            member=store.public_id(handle.id),
+            source=first.source if first else "",
+            record_id=first.record_id if first else "",
+        )
+        for handle in batch.created
+        for first in [min((r.key for r in handle.records), default=None)]
+    ]
+    _fill_record_ids(session, batch, record_ids)
+    events_out.extend(_write_merges(session, batch, record_ids, now))
+    events_out.extend(
+        RecordUpdated(
+            member=store.public_id(batch.placed[item.entry.key].final().id),
+            source=item.entry.key.source,
+            record_id=item.entry.key.record_id,
+        )
+        for item in changed
+    )
+    events_out.extend(_write_reviews(session, batch, record_ids, now, box))
+    _forget_loaded_objects(session)
+    return events_out
 
-    record_id_of = _record_ids(session, stored, batch)
-    links: list[dict[str, Any]] = []
-    absorptions: list[tuple[_PendingMerge, Merge]] = []
-    for merge in batch.merges:
-        values = {
-            "survivor_id": merge.survivor.row.id,
-            "absorbed_id": merge.absorbed.row.id if merge.absorbed else None,
-            "survivor_record_id": record_id_of[merge.survivor_key],
-            "absorbed_record_id": record_id_of[merge.absorbed_key],
-            "via_record_id": record_id_of[merge.via],
-            "kind": "members_merged" if merge.absorbed else "record_linked",
-            "rule": merge.rule,
-            "identifier_kind": merge.identifier_kind,
-            "actor": "rules",
-            "reason": "",
-            "created_at": now,
-            "undone_at": None,
-            "undone_by": None,
-            "undone_reason": None,
+
+def _write_stored_members(session: Session, batch: _Batch, now: datetime) -> None:
+    """Stored members absorbed by this batch move their records into the survivor; stored
+    members whose name the batch filled in keep it."""
+    moves: list[dict[str, int]] = []
+    survivors: dict[int, int] = {}
+    for handle in batch.handles.values():
+        final = handle.final()
+        if final is handle:
+            continue
+        moves.append({"b_from": handle.id, "b_to": final.id})
+        survivors[handle.id] = final.id
+        handle.status = store.MERGED
+        handle.updated_at = final.updated_at = now
+        if not final.name and handle.name:
+            final.name = handle.name
+    for table in (_RECORDS, _IDENTITIES):
+        if moves:
+            session.execute(
+                update(table)
+                .where(table.c.member_id == bindparam("b_from"))
+                .values(member_id=bindparam("b_to")),
+                moves,
+            )
+    changes = [
+        {
+            "b_id": h.id,
+            "b_name": h.name,
+            "b_status": h.status,
+            "b_survivor": survivors.get(h.id),
+            "b_updated": h.updated_at,
         }
+        for h in batch.handles.values()
+        if (h.name, h.status, h.updated_at) != h.loaded
+    ]
+    if changes:
+        session.execute(
+            update(_MEMBERS)
+            .where(_MEMBERS.c.id == bindparam("b_id"))
+            .values(
+                name=bindparam("b_name"),
+                status=bindparam("b_status"),
+                survivor_id=bindparam("b_survivor"),
+                updated_at=bindparam("b_updated"),
+            ),
+            changes,
+        )
+
+
+def _write_new_members(session: Session, batch: _Batch, now: datetime) -> None:
+    created = batch.created
+    for handle, member_id in zip(
+        created, store.reserve_ids(session, _MEMBERS, len(created)), strict=True
+    ):
+        handle.id = member_id
+    rows = []
+    for handle in created:
+        final = handle.final()
+        merged = final is not handle
+        rows.append(
+            (
+                handle.id,
+                store.MERGED if merged else store.ACTIVE,
+                final.id if merged else None,
+                handle.name,
+                "normal",
+                False,
+                False,
+                now,
+                now,
+            )
+        )
+    store.insert_rows(
+        session,
+        _MEMBERS,
+        (
+            "id",
+            "status",
+            "survivor_id",
+            "name",
+            "tier",
+            "marketing_sms",
+            "social_messages",
+            "created_at",
+            "updated_at",
+        ),
+        rows,
+    )
+
+
+def _rewrite_changed(
+    session: Session,
+    batch: _Batch,
+    changed: Sequence[_Incoming],
+    record_ids: dict[ids.RecordKey, int],
+    now: datetime,
+) -> None:
+    session.execute(
+        update(_RECORDS)
+        .where(_RECORDS.c.id == bindparam("b_id"))
+        .values(
+            member_id=bindparam("b_member"),
+            name=bindparam("b_name"),
+            attributes=bindparam("b_attributes"),
+            payload_hash=bindparam("b_hash"),
+            updated_at=bindparam("b_updated"),
+        ),
+        [
+            {
+                "b_id": record_ids[item.entry.key],
+                "b_member": batch.placed[item.entry.key].final().id,
+                "b_name": item.record.name,
+                "b_attributes": item.record.attributes,
+                "b_hash": item.payload_hash,
+                "b_updated": now,
+            }
+            for item in changed
+        ],
+    )
+    stale = sorted(record_ids[item.entry.key] for item in changed)
+    for condition in store.among(session, Identity.record_id, stale):
+        session.execute(delete(_IDENTITIES).where(condition))
+
+
+def _write_identities(
+    session: Session,
+    batch: _Batch,
+    pending: Sequence[_Incoming],
+    record_ids: dict[ids.RecordKey, int],
+    box: Vault,
+) -> None:
+    sealed = iter(
+        box.encrypt_many([(row[0], row[3]) for item in pending for row in item.identities])
+    )
+    rows = []
+    for item in pending:
+        key = item.entry.key
+        record_id = record_ids[key]
+        member_id = batch.placed[key].final().id
+        for kind, source, lookup, _, status, joins in item.identities:
+            rows.append((member_id, record_id, kind, source, lookup, next(sealed), status, joins))
+    store.insert_rows(
+        session,
+        _IDENTITIES,
+        (
+            "member_id",
+            "record_id",
+            "kind",
+            "source",
+            "value_hash",
+            "value_encrypted",
+            "status",
+            "matching",
+        ),
+        rows,
+    )
+
+
+def _fill_record_ids(session: Session, batch: _Batch, record_ids: dict[ids.RecordKey, int]) -> None:
+    """Row ids of records a merge or review names that are neither the batch's nor loaded."""
+    wanted = {key for m in batch.merges for key in (m.survivor_key, m.absorbed_key, m.via)} | {
+        key for r in batch.reviews for key in (r.record, r.left, r.right)
+    }
+    missing = [key for key in wanted if key not in record_ids]
+    for key, (row_id, _, _) in store.find_records(session, missing).items():
+        record_ids[key] = row_id
+
+
+_MERGE_COLUMNS = (
+    "id",
+    "survivor_id",
+    "absorbed_id",
+    "survivor_record_id",
+    "absorbed_record_id",
+    "via_record_id",
+    "kind",
+    "rule",
+    "identifier_kind",
+    "actor",
+    "reason",
+    "created_at",
+)
+
+
+def _write_merges(
+    session: Session, batch: _Batch, record_ids: dict[ids.RecordKey, int], now: datetime
+) -> list[DomainEvent]:
+    rows: list[tuple[Any, ...]] = []
+    events_out: list[DomainEvent] = []
+    merge_ids = store.reserve_ids(session, _MERGES, len(batch.merges))
+    for merge, merge_id in zip(batch.merges, merge_ids, strict=True):
+        survivor = store.public_id(merge.survivor.id)
+        rows.append(
+            (
+                merge_id,
+                merge.survivor.id,
+                merge.absorbed.id if merge.absorbed else None,
+                record_ids[merge.survivor_key],
+                record_ids[merge.absorbed_key],
+                record_ids[merge.via],
+                "members_merged" if merge.absorbed else "record_linked",
+                merge.rule,
+                merge.identifier_kind,
+                "rules",
+                "",
+                now,
+            )
+        )
         if merge.absorbed is None:
-            links.append(values)
             events_out.append(
                 RecordLinked(
-                    member=store.public_id(merge.survivor.row.id),
+                    member=survivor,
                     source=merge.via.source,
                     record_id=merge.via.record_id,
                     rule=merge.rule,
                 )
             )
-            continue
-        absorptions.append((merge, Merge(**values)))
-    session.add_all([row for _, row in absorptions])
-    session.flush()
-    for merge, merge_row in absorptions:
-        assert merge.absorbed is not None
-        events_out.append(
-            MembersMerged(
-                member=store.public_id(merge.survivor.row.id),
-                absorbed=store.public_id(merge.absorbed.row.id),
-                merge_id=merge_row.id,
-                rule=merge.rule,
-                actor="rules",
-            )
-        )
-    bulk_insert(session, _MERGES, links)
-
-    for handle in batch.created:
-        first = min(r.key for r in handle.records) if handle.records else None
-        events_out.insert(
-            0,
-            MemberCreated(
-                member=store.public_id(handle.row.id),
-                source=first.source if first else "",
-                record_id=first.record_id if first else "",
-            ),
-        )
-    for row in changed:
-        events_out.append(
-            RecordUpdated(
-                member=store.public_id(row.member_id), source=row.source, record_id=row.record_id
-            )
-        )
-    for pending_review in batch.reviews:
-        review = Review(
-            reason=pending_review.reason,
-            record_id=record_id_of[pending_review.record],
-            member_id=pending_review.member.final().row.id,
-            other_member_id=pending_review.other.final().row.id,
-            left_record_id=record_id_of[pending_review.left],
-            right_record_id=record_id_of[pending_review.right],
-            shared_kind=pending_review.shared.kind.value,
-            shared_hash=box.lookup_hash(
-                pending_review.shared.kind.value, pending_review.shared.value
-            ),
-            status="open",
-            created_at=now,
-        )
-        session.add(review)
-        session.flush()
-        pending_review.row_id = review.id
-        events_out.append(
-            ReviewRaised(
-                member=store.public_id(review.member_id),
-                review_id=review.id,
-                other_member=store.public_id(review.other_member_id),
-                reason=review.reason,
-            )
-        )
-
-
-def _record_ids(
-    session: Session, stored: dict[tuple[str, str], SourceRecord], batch: _Batch
-) -> dict[ids.RecordKey, int]:
-    """Row ids of every record a merge or review names: the batch's and the loaded members'."""
-    found = {ids.RecordKey(*key): row.id for key, row in stored.items()}
-    wanted = {key for m in batch.merges for key in (m.survivor_key, m.absorbed_key, m.via)} | {
-        key for r in batch.reviews for key in (r.record, r.left, r.right)
-    }
-    missing = [key for key in wanted if key not in found]
-    if missing:
-        record_ids = sorted({key.record_id for key in missing})
-        for start in range(0, len(record_ids), 1000):
-            rows = session.scalars(
-                select(SourceRecord).where(
-                    SourceRecord.record_id.in_(record_ids[start : start + 1000])
+        else:
+            events_out.append(
+                MembersMerged(
+                    member=survivor,
+                    absorbed=store.public_id(merge.absorbed.id),
+                    merge_id=merge_id,
+                    rule=merge.rule,
+                    actor="rules",
                 )
             )
-            for row in rows:
-                found[store.record_key(row)] = row.id
-    return found
+    store.insert_rows(session, _MERGES, _MERGE_COLUMNS, rows)
+    return events_out
+
+
+def _write_reviews(
+    session: Session,
+    batch: _Batch,
+    record_ids: dict[ids.RecordKey, int],
+    now: datetime,
+    box: Vault,
+) -> list[DomainEvent]:
+    rows: list[tuple[Any, ...]] = []
+    events_out: list[DomainEvent] = []
+    review_ids = store.reserve_ids(session, _REVIEWS, len(batch.reviews))
+    for pending, review_id in zip(batch.reviews, review_ids, strict=True):
+        pending.row_id = review_id
+        member, other = pending.member.final().id, pending.other.final().id
+        shared = pending.shared
+        rows.append(
+            (
+                review_id,
+                pending.reason,
+                record_ids[pending.record],
+                member,
+                other,
+                record_ids[pending.left],
+                record_ids[pending.right],
+                shared.kind.value,
+                box.lookup_hash(shared.kind.value, shared.value),
+                "open",
+                now,
+            )
+        )
+        events_out.append(
+            ReviewRaised(
+                member=store.public_id(member),
+                review_id=review_id,
+                other_member=store.public_id(other),
+                reason=pending.reason,
+            )
+        )
+    store.insert_rows(
+        session,
+        _REVIEWS,
+        (
+            "id",
+            "reason",
+            "record_id",
+            "member_id",
+            "other_member_id",
+            "left_record_id",
+            "right_record_id",
+            "shared_kind",
+            "shared_hash",
+            "status",
+            "created_at",
+        ),
+        rows,
+    )
+    return events_out
+
+
+def _forget_loaded_objects(session: Session) -> None:
+    """Rows were changed behind the ORM's back: objects the caller loaded before are re-read."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Member | SourceRecord | Identity | Merge | Review):
+            session.expire(obj)

@@ -1,15 +1,34 @@
-"""What the members use cases share: public ids, loading members as the domain sees them, moves."""
+"""What the members use cases share: public ids, loading members as the domain sees them, moves,
+and the set-at-a-time reads and writes bulk ingest needs (one array parameter on PostgreSQL, ids
+taken from the sequence and rows sent with `COPY`; plain statements on SQLite)."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from yipan.kernel.clock import as_utc
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain import identity as resolution
 from yipan.members.errors import UnknownMember
@@ -158,20 +177,15 @@ def domain_records(
 def separations_for(session: Session, record_ids: Sequence[int]) -> list[resolution.Separation]:
     if not record_ids:
         return []
-    rows = list(
-        session.scalars(
-            select(Separation).where(
-                or_(
-                    Separation.first_record_id.in_(record_ids),
-                    Separation.second_record_id.in_(record_ids),
-                )
-            )
-        )
-    )
-    keys = record_keys(session, {r for s in rows for r in (s.first_record_id, s.second_record_id)})
+    rows: dict[int, Separation] = {}
+    for column in (Separation.first_record_id, Separation.second_record_id):
+        for condition in among(session, column, sorted(record_ids)):
+            rows.update((s.id, s) for s in session.scalars(select(Separation).where(condition)))
+    found = [rows[i] for i in sorted(rows)]
+    keys = record_keys(session, {r for s in found for r in (s.first_record_id, s.second_record_id)})
     return [
         resolution.Separation.between(keys[s.first_record_id], keys[s.second_record_id])
-        for s in rows
+        for s in found
     ]
 
 
@@ -208,3 +222,167 @@ def absorb(session: Session, survivor: Member, absorbed: Member, now: datetime) 
     survivor.updated_at = now
     if not survivor.name and absorbed.name:
         survivor.name = absorbed.name
+
+
+# --- set-at-a-time reads and writes for bulk ingest -------------------------------------------
+
+_SQLITE_IN = 500  # values per `IN (…)` on SQLite, well under its bound-parameter limit
+
+
+def on_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def among(
+    session: Session, column: InstrumentedAttribute[Any], values: Sequence[Any]
+) -> Iterator[ColumnElement[bool]]:
+    """`column IN values` in as few conditions as the backend allows.
+
+    On PostgreSQL one array, as `column IN (SELECT unnest(:values))`: the planner sees a set of
+    unknown size and probes the index per value, in a custom plan or a cached generic one alike
+    (`= ANY(:values)` with a parameter falls back to comparing every row with every value once
+    the plan is generic). The array goes as one literal, which psycopg would otherwise build
+    element by element in Python. On SQLite, chunks of 500 values.
+    """
+    if not values:
+        return
+    if on_postgresql(session):
+        if isinstance(values[0], str):
+            literal = "{" + ",".join(_array_element(v) for v in values) + "}"
+            element: Any = Text()
+        else:
+            literal = "{" + ",".join(map(str, values)) + "}"
+            element = BigInteger()
+        array = cast(bindparam(None, literal, type_=Text), ARRAY(element))
+        yield column.in_(select(func.unnest(array)).scalar_subquery())
+        return
+    for start in range(0, len(values), _SQLITE_IN):
+        yield column.in_(values[start : start + _SQLITE_IN])
+
+
+def _array_element(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def find_records(
+    session: Session, keys: Iterable[ids.RecordKey]
+) -> dict[ids.RecordKey, tuple[int, int, str]]:
+    """(row id, member id, payload hash) of each stored record among `keys`, found through the
+    unique (source, record_id) index: record ids are looked up within their source."""
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for key in keys:
+        by_source[key.source].append(key.record_id)
+    found: dict[ids.RecordKey, tuple[int, int, str]] = {}
+    columns = (
+        SourceRecord.id,
+        SourceRecord.record_id,
+        SourceRecord.member_id,
+        SourceRecord.payload_hash,
+    )
+    for source, record_ids in sorted(by_source.items()):
+        for condition in among(session, SourceRecord.record_id, sorted(record_ids)):
+            rows = session.execute(select(*columns).where(SourceRecord.source == source, condition))
+            for row_id, record_id, member_id, payload in rows:
+                found[ids.RecordKey(source, record_id)] = (row_id, member_id, payload)
+    return found
+
+
+def holders(session: Session, member_ids: Iterable[int]) -> dict[int, tuple[int, str]]:
+    """For each member: (the member it now lives in, that is itself unless merged away; its own
+    status), following merge chains a level per query."""
+    status: dict[int, tuple[str, int | None]] = {}
+    wanted = sorted(set(member_ids))
+    for _ in range(_MAX_HOPS):
+        if not wanted:
+            break
+        for condition in among(session, Member.id, wanted):
+            for member_id, member_status, survivor_id in session.execute(
+                select(Member.id, Member.status, Member.survivor_id).where(condition)
+            ):
+                status[member_id] = (member_status, survivor_id)
+        wanted = sorted({s for _, s in status.values() if s is not None and s not in status})
+    found: dict[int, tuple[int, str]] = {}
+    for member_id in set(member_ids):
+        current = member_id
+        for _ in range(_MAX_HOPS):
+            survivor = status[current][1]
+            if survivor is None:
+                break
+            current = survivor
+        found[member_id] = (current, status[member_id][0])
+    return found
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` new primary keys for `table`, ascending, for rows the caller inserts itself.
+
+    PostgreSQL takes them from the table's sequence. SQLite hands out max(id) + 1 to a new row
+    anyway, and a writing unit of work holds the database's write lock from its first statement
+    (`BEGIN IMMEDIATE`), so the next `count` ids are this transaction's.
+    """
+    if count <= 0:
+        return []
+    if on_postgresql(session):
+        sequence = session.scalar(
+            text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}
+        )
+        return sorted(
+            session.scalars(
+                text("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
+                {"s": sequence, "n": count},
+            )
+        )
+    first = (session.scalar(select(func.max(table.c.id))) or 0) + 1
+    return list(range(first, first + count))
+
+
+def insert_rows(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Append rows (tuples in the order of `columns`): `COPY` on PostgreSQL, executemany else.
+
+    On PostgreSQL timestamps and JSON documents are turned into text here (each distinct
+    timestamp once): psycopg's own dumpers cost more than the rest of a row together.
+    """
+    if not rows:
+        return
+    if not on_postgresql(session):
+        session.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    convert = [
+        (i, _as_text(table.c[name].type))
+        for i, name in enumerate(columns)
+        if isinstance(table.c[name].type, JSON | DateTime)
+    ]
+    names = ", ".join(f'"{c}"' for c in columns)
+    driver: Any = session.connection().connection.driver_connection
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
+    ):
+        write = copy.write_row
+        if not convert:
+            for row in rows:
+                write(row)
+            return
+        for row in rows:
+            values = list(row)
+            for i, to_text in convert:
+                values[i] = to_text(values[i])
+            write(values)
+
+
+def _as_text(kind: Any) -> Callable[[Any], str | None]:
+    if isinstance(kind, JSON):
+        return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
+    seen: dict[datetime, str] = {}
+
+    def timestamp(value: datetime | None) -> str | None:
+        if value is None:
+            return None
+        found = seen.get(value)
+        if found is None:
+            found = seen[value] = as_utc(value).isoformat()
+        return found
+
+    return timestamp
