@@ -50,7 +50,10 @@ from yipan.orders.domain.routing import Destination, Line, Method, NodeOption, r
 from yipan.orders.service.sourcing import node_options, policy_for
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/yipan_bench_orders"
-CHANNEL = "online-shop"
+# Marketplace orders come priced: the capture, routing and holds are what is measured. Orders
+# from Yipan's own shop are priced by Yipan at checkout (policy, promotions, redemption) too.
+CHANNEL = "tmall"
+OWN_CHANNEL = "online-shop"
 CLIENTS = 64
 LOADGEN_PROCESSES = 2
 WARMUP_S = 3.0
@@ -72,6 +75,7 @@ class World:
     node_codes: list[str]
     ship_nodes: list[str]
     skus: list[str]  # SKUs with ATP at a node that ships
+    prices: dict[str, int]  # list price of each of them
 
 
 def build(engine: Engine) -> World:
@@ -80,22 +84,23 @@ def build(engine: Engine) -> World:
         nodes = session.execute(
             select(Node.code, Node.latitude, Node.longitude, Node.can_ship).order_by(Node.code)
         ).all()
-        skus = session.scalars(
-            select(Sku.code)
+        skus = session.execute(
+            select(Sku.code, Sku.list_price_fen)
             .join(StockLevel, StockLevel.sku_id == Sku.id)
             .join(Node, Node.id == StockLevel.node_id)
             .where(
                 Node.can_ship.is_(True),
                 StockLevel.on_hand - StockLevel.reserved - StockLevel.safety_stock > 0,
             )
-            .group_by(Sku.code)
+            .group_by(Sku.code, Sku.list_price_fen)
             .order_by(Sku.code)
         ).all()
     return World(
         points=[(n.latitude, n.longitude) for n in nodes],
         node_codes=[n.code for n in nodes],
         ship_nodes=[n.code for n in nodes if n.can_ship],
-        skus=list(skus),
+        skus=[s.code for s in skus],
+        prices={s.code: s.list_price_fen for s in skus},
     )
 
 
@@ -199,16 +204,20 @@ class Load:
     seconds: float
     world: World
     tag: str
+    channel: str = CHANNEL
 
 
-def order_body(rng: random.Random, world: World, skus: list[str], external_id: str) -> bytes:
+def order_body(
+    rng: random.Random, world: World, channel: str, skus: list[str], external_id: str
+) -> bytes:
     lat, lon = rng.choice(world.points)
+    prices = [world.prices.get(sku, UNIT_PRICE_FEN) for sku in skus]
     lines = [
-        {"sku": sku, "quantity": 1, "unit_price_fen": UNIT_PRICE_FEN, "method": "ship"}
-        for sku in skus
+        {"sku": sku, "quantity": 1, "unit_price_fen": price, "method": "ship"}
+        for sku, price in zip(skus, prices, strict=True)
     ]
     order = {
-        "channel": CHANNEL,
+        "channel": channel,
         "external_id": external_id,
         "lines": lines,
         "customer": {"member_id": f"m{rng.randrange(1_000_000)}"},
@@ -217,7 +226,7 @@ def order_body(rng: random.Random, world: World, skus: list[str], external_id: s
             "latitude": round(lat + rng.uniform(-0.05, 0.05), 6),
             "longitude": round(lon + rng.uniform(-0.05, 0.05), 6),
         },
-        "total_fen": UNIT_PRICE_FEN * len(lines),
+        "total_fen": sum(prices),
     }
     return json.dumps(order, separators=(",", ":")).encode()
 
@@ -287,7 +296,7 @@ async def _client(load: Load, n: int, report: ClientReport, measure_from: float)
         if load.kind == "flash" and (refusals_in_a_row >= 3 or t0 - report.started > load.seconds):
             break
         skus = [FLASH_SKU] if load.kind == "flash" else rng.sample(load.world.skus, 2)
-        body = order_body(rng, load.world, skus, f"{load.tag}-{n}-{i}")
+        body = order_body(rng, load.world, load.channel, skus, f"{load.tag}-{n}-{i}")
         i += 1
         try:
             status, payload = await conn.post("/api/v1/orders", body)
@@ -434,9 +443,15 @@ def _sessions(engine: Engine) -> int:
 
 
 def uniform(
-    port: int, server_pid: int, engine: Engine, world: World, seconds: float, tag: str
+    port: int,
+    server_pid: int,
+    engine: Engine,
+    world: World,
+    seconds: float,
+    tag: str,
+    channel: str = CHANNEL,
 ) -> dict[str, Any]:
-    load = Load("uniform", port, _database(engine), CLIENTS, WARMUP_S, seconds, world, tag)
+    load = Load("uniform", port, _database(engine), CLIENTS, WARMUP_S, seconds, world, tag, channel)
     vacuum_analyze(engine)
     sessions = _sessions(engine)
     result = run_load(load, server_pid)
@@ -552,6 +567,13 @@ def run_backend(
         figures.update(got)
         figures["server_workers"] = workers
         log(f"{name}: {json.dumps(got)}")
+        log(f"{name}: orders from the own online shop, priced at checkout, {seconds / 2}s")
+        own = uniform(port, pid, engine, world, seconds / 2, "own", channel=OWN_CHANNEL)
+        figures["own_channel_orders_per_s"] = own["orders_per_s"]
+        figures["own_channel_p99_ms"] = own["p99_ms"]
+        figures["own_channel_errors"] = own["errors"]
+        figures["own_channel_cpu_ms_per_order"] = own["cpu_ms_per_order"]
+        log(f"{name}: {json.dumps(own)}")
         log(f"{name}: flash sale, {CLIENTS} clients race for {FLASH_STOCK} units of one SKU")
         flash = flash_sale(port, pid, engine, world)
         figures.update(flash)

@@ -669,8 +669,10 @@ def _order(rng: random.Random, world: World, member: str, n: int) -> dict[str, A
     return {
         "channel": ORDER_CHANNELS[n % len(ORDER_CHANNELS)],
         "external_id": f"people-{member}-{n}",
+        # Yipan prices its own channels' orders: they carry the list price (no promotion is set up).
         "lines": [
-            {"sku": sku, "quantity": 1, "unit_price_fen": 9900, "method": "ship"} for sku in skus
+            {"sku": sku, "quantity": 1, "unit_price_fen": world.prices[sku], "method": "ship"}
+            for sku in skus
         ],
         "customer": {"member_id": member},
         "address": {
@@ -678,7 +680,7 @@ def _order(rng: random.Random, world: World, member: str, n: int) -> dict[str, A
             "latitude": round(lat + rng.uniform(-0.05, 0.05), 6),
             "longitude": round(lon + rng.uniform(-0.05, 0.05), 6),
         },
-        "total_fen": 9900 * 2,
+        "total_fen": sum(world.prices[sku] for sku in skus),
     }
 
 

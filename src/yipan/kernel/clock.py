@@ -15,6 +15,16 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class FixedClock:
+    """A clock stopped at one instant: for work that must see one time throughout."""
+
+    def __init__(self, at: datetime) -> None:
+        self._at = at
+
+    def now(self) -> datetime:
+        return self._at
+
+
 class FakeClock:
     """A clock that only moves when told to."""
 

@@ -53,6 +53,12 @@ class OutOfStock(Conflict):
     code = "OUT_OF_STOCK"
 
 
+class PriceChanged(Conflict):
+    """A line's price is not what Yipan's price policy charges on this channel now."""
+
+    code = "PRICE_CHANGED"
+
+
 class OrderReplayMismatch(IdempotencyConflict):
     code = "ORDER_REPLAY_MISMATCH"
 

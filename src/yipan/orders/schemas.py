@@ -73,6 +73,12 @@ class OrderIn(_In):
     shipping_fen: StrictInt = Field(default=0, ge=0, le=MAX_FEN)
     order_discount_fen: StrictInt = Field(default=0, ge=0, le=MAX_FEN)
     total_fen: StrictInt = Fen
+    coupon_codes: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Coupons the customer offers; Yipan's own channels only, where Yipan "
+        "computes the discounts",
+    )
     currency: Literal["CNY"] = "CNY"
     guide: str | None = Field(
         default=None, min_length=1, max_length=64, description="Guide who placed it (代客下单)"

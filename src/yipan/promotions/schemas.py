@@ -218,15 +218,22 @@ class IssuedOut(BaseModel):
 
 class MemberIn(_In):
     id: Code
-    tier: Code | None = None
+    tier: Code | None = Field(
+        default=None,
+        description="Only for a customer Yipan does not hold: a Yipan member is priced at "
+        "their own tier, whatever is sent here",
+    )
 
 
 class QuoteLineIn(_In):
     line_no: StrictInt = Field(ge=1, le=10_000)
     sku: Code
-    category: Code
+    category: Code | None = Field(default=None, description="Left out: the catalogue's")
     quantity: StrictInt = Field(ge=1, le=100_000)
-    unit_price_fen: Fen
+    unit_price_fen: Fen | None = Field(
+        default=None,
+        description="Left out: the price policy's for this channel and the store's region",
+    )
 
 
 class CartIn(_In):
@@ -332,6 +339,9 @@ class RedemptionOut(BaseModel):
 
 class RestorationOut(BaseModel):
     order_ref: str
-    restored_fen: int = Field(description="Discount budget given back by this call")
+    restored_fen: int = Field(
+        description="The returned units' share of the order's discounts, promotions' and coupons'"
+    )
+    promotion_budget_fen: int = Field(description="Of it, what went back into promotion budgets")
     full_return: bool
     coupons_restored: list[str]

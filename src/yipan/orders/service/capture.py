@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from yipan.catalog import service as catalog
 from yipan.channels import service as channels
-from yipan.channels.domain import ChannelType
+from yipan.channels.domain import ChannelType, priced_by_yipan
 from yipan.events import service as events
 from yipan.inventory.domain import MovementKind
 from yipan.inventory.schemas import MovementIn
@@ -43,7 +43,7 @@ from yipan.orders.errors import (
 from yipan.orders.events import OrderCompleted, OrderPlaced
 from yipan.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine
 from yipan.orders.schemas import OrderIn, PlacedOrder, PosReceiptIn
-from yipan.orders.service import queries, trail
+from yipan.orders.service import checkout, queries, trail
 from yipan.orders.service.sourcing import LineToSource, Placement, source
 
 orders_t = cast(Table, Order.__table__)
@@ -64,6 +64,12 @@ def place_order(
     channel = channels.active_channel(session, order_in.channel)
     digest = _digest(order_in.model_dump_json())
     _check_references(session, order_in)
+    if priced_by_yipan(channel.type):
+        # A replay is answered before pricing: the cart is priced, and its coupons used, once.
+        taken_before = _taken_before(session, order_in.channel, order_in.external_id, digest)
+        if taken_before is not None:
+            return PlacedOrder(created=False, order=queries.get_order(session, taken_before))
+    order_in = checkout.price_order(session, channel, order_in, now)
     _check_sums(order_in.lines, order_in.shipping_fen, order_in.order_discount_fen, order_in)
     addresses = _line_addresses(order_in)
     kind = "guide" if order_in.guide else "online"

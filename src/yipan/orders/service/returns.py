@@ -5,7 +5,8 @@ within the order's channel return window counted from when it reached them. The 
 what the line really paid (its own discount and its share of the order discount), cumulatively,
 so returning 1 + 1 of 2 units refunds exactly what returning 2 at once would. Resellable goods go
 back into stock at the receiving node through the ledger; damaged goods are recorded on the return
-and never become sellable.
+and never become sellable. An order Yipan priced gives back the promotion budgets and, by policy,
+the coupons it used (see `promotions.service.redemptions.restore_for_return`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from yipan.orders.errors import (
 from yipan.orders.events import OrderReturned
 from yipan.orders.models import Fulfilment, FulfilmentLine, Order, OrderLine, Return, ReturnLine
 from yipan.orders.schemas import ExchangeIn, ExchangeOut, ReturnIn, ReturnOut
-from yipan.orders.service import queries, trail
+from yipan.orders.service import checkout, queries, trail
 from yipan.orders.service.capture import place_order
 
 returns_t = cast(Table, Return.__table__)
@@ -154,6 +155,13 @@ def take_return(
     session.execute(returns_t.update().where(returns_t.c.id == return_id).values(refund_fen=total))
     for m in restock:
         movements.record_movement(session, m, clock=clock)
+    given_back = checkout.give_back_for_return(
+        session,
+        order.channel,
+        order.external_id,
+        {no: line.returned_quantity for no, line in lines.items()},
+        now,
+    )
     trail.note(
         session,
         order.id,
@@ -166,6 +174,15 @@ def take_return(
             "node": return_in.node,
             "channel": return_in.channel,
             "refund_fen": total,
+            **(
+                {}
+                if given_back is None
+                else {
+                    "discount_restored_fen": given_back.restored_fen,
+                    "promotion_budget_restored_fen": given_back.promotion_budget_fen,
+                    "coupons_restored": given_back.coupons_restored,
+                }
+            ),
         },
     )
     events.record(

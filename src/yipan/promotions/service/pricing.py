@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from yipan.catalog import prices as catalog_prices
+from yipan.inventory.service import nodes as inventory_nodes
 from yipan.kernel.clock import Clock, SystemClock
+from yipan.members.errors import UnknownMember
+from yipan.members.service import profile as members
 from yipan.promotions.domain.cart import Cart, CartLine, Member, PricedCart
 from yipan.promotions.domain.coupons import Coupon
 from yipan.promotions.domain.pricing import price_cart
@@ -18,6 +23,7 @@ from yipan.promotions.schemas import (
     AppliedOut,
     CartIn,
     LineDiscountOut,
+    MemberIn,
     PriceQuoteOut,
     QuoteIn,
     QuoteLineOut,
@@ -32,6 +38,7 @@ def quote(session: Session, quote_in: QuoteIn, *, clock: Clock | None = None) ->
     """The best price for this cart now (or at `at`), every line's discount shares, and why each
     offered promotion or coupon did or did not apply. Writes nothing."""
     at = quote_in.at or (clock or SystemClock()).now()
+    quote_in = completed(session, quote_in, at)
     member_id = quote_in.member.id if quote_in.member else None
     offered = offered_coupons(
         session, quote_in.coupon_codes, member_id=member_id, at=at, strict=False
@@ -40,12 +47,55 @@ def quote(session: Session, quote_in: QuoteIn, *, clock: Clock | None = None) ->
     return quote_out(priced, at)
 
 
+Cart_ = TypeVar("Cart_", bound=CartIn)
+
+
+def completed(session: Session, cart_in: Cart_, at: datetime) -> Cart_:
+    """The cart as Yipan prices it: what a line leaves out (its category, its price) from the
+    catalogue, the price from the policy for the channel and the store's region; a Yipan member
+    at their own tier and, if merged away, as the member they now are."""
+    lines = cart_in.lines
+    missing = [ln.sku for ln in lines if ln.category is None or ln.unit_price_fen is None]
+    if missing:
+        region = (
+            inventory_nodes.get_node(session, cart_in.store).province if cart_in.store else None
+        )
+        policy = catalog_prices.effective_prices(
+            session, missing, channel=cart_in.channel, region=region, at=at
+        )
+        lines = [
+            ln
+            if ln.category is not None and ln.unit_price_fen is not None
+            else ln.model_copy(
+                update={
+                    "category": ln.category or policy[ln.sku].category,
+                    "unit_price_fen": policy[ln.sku].price_fen
+                    if ln.unit_price_fen is None
+                    else ln.unit_price_fen,
+                }
+            )
+            for ln in lines
+        ]
+    member = cart_in.member
+    if member is not None:
+        try:
+            known = members.get_member(session, member.id)
+        except UnknownMember:
+            pass
+        else:
+            member = MemberIn(id=known.id, tier=known.tier)
+    return cart_in.model_copy(update={"lines": lines, "member": member})
+
+
 def price(session: Session, cart_in: CartIn, at: datetime, coupons: Sequence[Coupon]) -> PricedCart:
+    """Price a `completed` cart."""
     active = active_promotions(session)
     member = Member(cart_in.member.id, cart_in.member.tier) if cart_in.member else None
     cart = Cart(
         lines=tuple(
-            CartLine(ln.line_no, ln.sku, ln.category, ln.quantity, ln.unit_price_fen)
+            CartLine(
+                ln.line_no, ln.sku, _given(ln.category), ln.quantity, _given(ln.unit_price_fen)
+            )
             for ln in cart_in.lines
         ),
         channel=cart_in.channel,
@@ -57,6 +107,15 @@ def price(session: Session, cart_in: CartIn, at: datetime, coupons: Sequence[Cou
         remaining=remaining(session, member.member_id if member else None),
     )
     return price_cart(cart)
+
+
+T = TypeVar("T")
+
+
+def _given(value: T | None) -> T:
+    if value is None:
+        raise ValueError("price a cart once it is completed")
+    return value
 
 
 def remaining(session: Session, member_id: str | None) -> Mapping[str, Remaining]:

@@ -63,7 +63,7 @@ from yipan.promotions.service.coupons import (
     offered_coupons,
 )
 from yipan.promotions.service.definitions import active_promotions
-from yipan.promotions.service.pricing import price, quote_out
+from yipan.promotions.service.pricing import completed, price, quote_out
 
 redemptions_t = cast(Table, Redemption.__table__)
 entries_t = cast(Table, RedemptionEntry.__table__)
@@ -83,6 +83,7 @@ def redeem(session: Session, redeem_in: RedeemIn, *, clock: Clock | None = None)
     (QUOTE_CHANGED) rather than charged.
     """
     now = (clock or SystemClock()).now()
+    redeem_in = completed(session, redeem_in, now)
     member_id = redeem_in.member.id if redeem_in.member else None
     quantities = {str(ln.line_no): ln.quantity for ln in redeem_in.lines}
     taken = _take(
@@ -454,6 +455,7 @@ def restore_for_return(
     return RestorationOut(
         order_ref=order_ref,
         restored_fen=restored_fen,
+        promotion_budget_fen=sum(fen for fen, _ in given_back.values()),
         full_return=full,
         coupons_restored=restored_codes,
     )

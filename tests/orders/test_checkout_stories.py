@@ -1,0 +1,185 @@
+"""Issue 4's checkout story over HTTP, on both backends: an order from Yipan's own mini-program is
+priced by the price policy, a 满减 promotion and a coupon; it earns points; it comes back in a
+store, and the refund, the points and the coupon follow what each line really paid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from tests.members.test_points_stories import deliver, new_member, points_of
+from tests.orders import world
+from tests.orders.world import BEIJING, JEANS, TEE, line, stock
+from tests.promotions.stored import MANJIAN, TEN_OFF
+from yipan.kernel.config import get_settings
+
+LIST_TOTAL = 2 * 9900 + 39900
+DISCOUNTS = 5000 + 1000  # 满 300 减 50, and the 10-yuan coupon on top
+
+
+def ok(response: Any, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def with_a_coupon(client: TestClient, member: str) -> str:
+    ok(client.post("/api/v1/promotions", json=MANJIAN), 201)
+    ok(client.post("/api/v1/coupon-templates", json=TEN_OFF), 201)
+    issued = ok(
+        client.post(
+            "/api/v1/coupon-templates/ten-off/issue",
+            json={"issue_key": "welcome", "member_ids": [member]},
+        ),
+        201,
+    )
+    code: str = issued["coupons"][0]["code"]
+    return code
+
+
+def miniapp_order(external_id: str, member: str, coupon: str, total_fen: int) -> dict[str, Any]:
+    return {
+        "channel": "miniapp",
+        "external_id": external_id,
+        "lines": [line(TEE, qty=2), line(JEANS, price=39900)],
+        "customer": {"member_id": member},
+        "address": BEIJING,
+        "coupon_codes": [coupon],
+        "total_fen": total_fen,
+    }
+
+
+def deliver_all(client: TestClient, order: dict[str, Any]) -> None:
+    for parcel in order["fulfilments"]:
+        for action in ("start_picking", "pack", "ship", "deliver"):
+            ok(client.post(f"/api/v1/fulfilments/{parcel['id']}/{action}", json={"actor": "wms"}))
+
+
+def give_back(client: TestClient, order_id: int, key: str, line_no: int, qty: int) -> int:
+    body = {
+        "order_id": order_id,
+        "node": "ST-SH-1",
+        "channel": "pos",
+        "idempotency_key": key,
+        "lines": [{"line_no": line_no, "quantity": qty}],
+    }
+    refund: int = ok(client.post("/api/v1/returns", json=body), 201)["refund_fen"]
+    return refund
+
+
+def promotion_used(client: TestClient) -> tuple[int, int]:
+    promotion = ok(client.get(f"/api/v1/promotions/{MANJIAN['code']}"))
+    return promotion["used_fen"], promotion["used_count"]
+
+
+def returned_entries(client: TestClient, order_id: int) -> list[dict[str, Any]]:
+    trail = ok(client.get(f"/api/v1/orders/{order_id}/events"))
+    return [entry["details"] for entry in trail if entry["type"] == "returned"]
+
+
+def coupon_status(client: TestClient, code: str) -> str:
+    status: str = ok(client.get(f"/api/v1/coupons/{code}"))["status"]
+    return status
+
+
+def test_an_online_order_with_a_promotion_and_a_coupon_is_returned_in_a_store(
+    engine: Engine,
+) -> None:
+    with world.client(engine) as client:
+        member = new_member(client, "card-77", "13800138077")
+        coupon = with_a_coupon(client, member)
+
+        # The checkout page showed a stale total: refused with the fresh one, nothing used.
+        stale = client.post("/api/v1/orders", json=miniapp_order("MP-1", member, coupon, 59700))
+        assert (stale.status_code, stale.json()["code"]) == (409, "QUOTE_CHANGED")
+        assert stale.json()["details"]["payable_fen"] == LIST_TOTAL - DISCOUNTS
+        assert coupon_status(client, coupon) == "issued"
+
+        body = miniapp_order("MP-1", member, coupon, LIST_TOTAL - DISCOUNTS)
+        placed = ok(client.post("/api/v1/orders", json=body), 201)["order"]
+        tees, jeans = placed["lines"]
+        assert tees["line_discount_fen"] + jeans["line_discount_fen"] == DISCOUNTS
+        assert tees["paid_fen"] + jeans["paid_fen"] == LIST_TOTAL - DISCOUNTS
+        assert coupon_status(client, coupon) == "redeemed"
+        replay = ok(client.post("/api/v1/orders", json=body))  # answered, not priced again
+        assert replay["order"]["id"] == placed["id"]
+
+        deliver_all(client, placed)
+        deliver(engine)
+        earned = points_of(client, member)["balance"]
+        assert earned == (LIST_TOTAL - DISCOUNTS) // 100
+
+        # The jeans come back at a store: their share of both discounts stays with them, and
+        # their share of the 满减 goes back into its budget.
+        used = promotion_used(client)
+        refund = give_back(client, placed["id"], "RET-J", 2, 1)
+        assert refund == jeans["paid_fen"]
+        (returned,) = returned_entries(client, placed["id"])
+        assert returned["discount_restored_fen"] == jeans["line_discount_fen"]
+        back = returned["promotion_budget_restored_fen"]
+        assert 0 < back < jeans["line_discount_fen"]  # the coupon's share is not the budget's
+        assert promotion_used(client) == (used[0] - back, used[1])  # the use is still taken
+        deliver(engine)
+        paid = LIST_TOTAL - DISCOUNTS
+        assert points_of(client, member)["balance"] == earned - earned * refund // paid
+        assert coupon_status(client, coupon) == "redeemed"  # part of the order was kept
+
+        refund += give_back(client, placed["id"], "RET-T", 1, 2)
+        deliver(engine)
+        assert refund == paid  # every fen paid, and not one more
+        assert points_of(client, member)["balance"] == 0
+        assert coupon_status(client, coupon) == "issued"  # the whole order came back
+        assert promotion_used(client) == (0, 0)
+        assert stock(engine, TEE, "ST-SH-1") == (7, 0)
+
+
+def test_with_coupons_kept_on_return_a_fully_returned_order_keeps_its_coupon_used(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(get_settings(), "restore_coupons_on_full_return", False)
+    with world.client(engine) as client:
+        member = new_member(client, "card-78", "13800138078")
+        coupon = with_a_coupon(client, member)
+        body = miniapp_order("MP-2", member, coupon, LIST_TOTAL - DISCOUNTS)
+        placed = ok(client.post("/api/v1/orders", json=body), 201)["order"]
+        deliver_all(client, placed)
+        give_back(client, placed["id"], "RET-A", 1, 2)
+        give_back(client, placed["id"], "RET-B", 2, 1)
+        assert coupon_status(client, coupon) == "redeemed"
+
+
+def test_own_channels_refuse_prices_and_discounts_the_policy_does_not_give(
+    engine: Engine,
+) -> None:
+    with world.client(engine) as client:
+        cheap = {
+            "channel": "miniapp",
+            "external_id": "MP-3",
+            "lines": [line(JEANS, price=29900)],
+            "address": BEIJING,
+            "total_fen": 29900,
+        }
+        refused = client.post("/api/v1/orders", json=cheap)
+        assert (refused.status_code, refused.json()["code"]) == (409, "PRICE_CHANGED")
+        assert refused.json()["details"]["lines"] == [
+            {"line_no": 1, "sku": JEANS, "sent_fen": 29900, "price_fen": 39900}
+        ]
+        discounted = {
+            **cheap,
+            "lines": [line(JEANS, price=39900, line_discount_fen=100)],
+            "total_fen": 39800,
+        }
+        refused = client.post("/api/v1/orders", json=discounted)
+        assert (refused.status_code, refused.json()["code"]) == (422, "INVALID_ORDER")
+        assert "coupon_codes" in refused.json()["message"]
+
+        # A marketplace has charged its customer already: its price is kept, its coupons are
+        # its own business.
+        tmall = {**cheap, "channel": "tmall", "external_id": "TM-3"}
+        assert ok(client.post("/api/v1/orders", json=tmall), 201)["order"]["total_fen"] == 29900
+        with_coupon = {**tmall, "external_id": "TM-4", "coupon_codes": ["ANY"]}
+        refused = client.post("/api/v1/orders", json=with_coupon)
+        assert (refused.status_code, refused.json()["code"]) == (422, "INVALID_ORDER")
+        assert client.get("/api/v1/orders", params={"channel": "miniapp"}).json() == []
