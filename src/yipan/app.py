@@ -22,11 +22,12 @@ from yipan.members.api import router as members_router
 from yipan.orders.api import router as orders_router
 from yipan.orders.price_consistency_api import router as price_consistency_router
 from yipan.promotions.api import router as promotions_router
-from yipan.wiring import Background
+from yipan.wiring import Background, check_settings
 
 
 def create_app(engine: Engine | None = None, *, background: bool = True) -> FastAPI:
     settings = get_settings()
+    check_settings()
     # One connection per request thread, and two for the background jobs (outbox, sweepers).
     engine = engine or make_engine(settings.database_url, pool_size=settings.http_threads + 2)
     jobs = Background(engine, settings) if background else None

@@ -83,6 +83,11 @@ def sweep_tier_reviews(engine: Engine) -> int:
     return _batches_due(engine, lambda s, now, limit: tiers.review_due(s, now, limit=limit))
 
 
+def check_settings() -> None:
+    """Refuse to start on settings that would fail later, at the first request needing them."""
+    tiers.ladder()
+
+
 class Background:
     """The outbox worker and the sweepers that an API process (or `yipan worker`) runs."""
 

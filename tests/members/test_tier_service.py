@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
@@ -21,10 +22,12 @@ from tests.members.test_points_stories import (
 from tests.members.test_points_unmerge import join
 from tests.orders import world
 from tests.orders.world import JEANS, TEE, line, order
+from yipan.app import create_app
 from yipan.events.domain import OutboxMessage
 from yipan.events.models import OutboxEvent
 from yipan.events.service import InProcessRelay, deliver_pending, recent_events
 from yipan.kernel.clock import FakeClock
+from yipan.kernel.config import get_settings
 from yipan.kernel.db import unit_of_work
 from yipan.members.domain.identifiers import IdentityKind
 from yipan.members.models import Merge, SpendEntry, TierChange
@@ -321,3 +324,32 @@ def test_a_tier_whose_year_ran_out_is_not_passed_on_by_a_merge(engine: Engine) -
     with unit_of_work(engine, readonly=True) as session:
         out = tiers.tier_of(session, plain)
         assert (out.tier, out.rolling_spend_fen, out.history) == ("normal", 0, [])
+
+
+TWO_TIERS = (
+    '[{"code": "fan", "name": "粉丝", "threshold_fen": 0,'
+    '  "benefits": {"points_multiplier_bp": 10000, "member_price": false, "free_shipping": false}},'
+    ' {"code": "vip", "name": "VIP", "threshold_fen": 20000,'
+    '  "benefits": {"points_multiplier_bp": 30000, "member_price": true, "free_shipping": true}}]'
+)
+
+
+def test_a_retailer_sets_its_own_ladder(engine: Engine, monkeypatch: Any) -> None:
+    monkeypatch.setattr(get_settings(), "tier_ladder", TWO_TIERS)
+    with world.client(engine) as client:
+        ladder = client.get("/api/v1/members/tier-ladder").json()
+        assert [(t["code"], t["threshold_fen"]) for t in ladder] == [("fan", 0), ("vip", 20000)]
+
+        member = new_member(client, "card-own-ladder", "13800138155")
+        assert tier_of(client, member)["next_tier"]["code"] == "vip"
+        buy_online_and_pick_up(client, engine, "MP-LADDER", member)  # well over 200 yuan
+        vip = tier_of(client, member)
+        assert (vip["tier"], vip["benefits"]["points_multiplier_bp"]) == ("vip", 30000)
+        assert vip["next_tier"] is None
+
+
+def test_a_ladder_that_cannot_work_stops_the_server_at_start(monkeypatch: Any) -> None:
+    for broken in ('[{"code": "vip", "name": "VIP", "threshold_fen": 500}]', "not json"):
+        monkeypatch.setattr(get_settings(), "tier_ladder", broken)
+        with pytest.raises(ValueError, match="YIPAN_TIER_LADDER is not a tier ladder"):
+            create_app(background=False)

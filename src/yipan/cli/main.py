@@ -15,7 +15,12 @@ from yipan.inventory.service import ledger
 from yipan.kernel import migrate
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import make_engine, unit_of_work
-from yipan.wiring import Background, event_registry, sweep_expired_reservations
+from yipan.wiring import (
+    Background,
+    check_settings,
+    event_registry,
+    sweep_expired_reservations,
+)
 
 app = typer.Typer(
     help="Yipan (一盘): one pool of people, goods and places for every channel.",
@@ -60,6 +65,7 @@ def serve(
 def worker() -> None:
     """Run the outbox dispatcher and the sweepers without the API (for scaling out)."""
     settings = get_settings()
+    check_settings()
     jobs = Background(make_engine(settings.database_url), settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -41,7 +41,7 @@ def import_members(
     fmt: str | None = typer.Option(
         None, "--format", "-f", metavar="csv|jsonl", help="default: from the file extension"
     ),
-    chunk_size: int = typer.Option(1000, min=1, help="rows committed together"),
+    chunk_size: int = typer.Option(5000, min=1, help="rows committed together"),
     show_errors: int = typer.Option(20, min=0, help="how many row errors to print"),
 ) -> None:
     """Create, join and merge members from a file of source records; running it again is harmless."""

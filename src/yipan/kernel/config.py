@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     # Category codes whose lines earn no points, each with all its sub-categories, comma
     # separated: YIPAN_POINTS_EXCLUDED_CATEGORIES=tobacco,gift_card. Spend still counts for tiers.
     points_excluded_categories: Annotated[frozenset[str], NoDecode] = frozenset()
+    # The member tiers, lowest first, as JSON in the shape `GET /api/v1/members/tier-ladder`
+    # answers (code, name, threshold_fen, benefits); empty: normal / silver / gold / black.
+    tier_ladder: str = ""
 
     @field_validator("points_excluded_categories", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from yipan.members.schemas import (
     MemberImportReport,
     MemberOut,
     MemberTierOut,
+    MemberTierStep,
     PointsOut,
     RecordBatchIn,
     RedeemIn,
@@ -34,6 +35,13 @@ from yipan.members.service import importing, ingest, points, profile, review, ti
 router = APIRouter(prefix="/api/v1/members", tags=["members"], responses=ERROR_RESPONSES)
 
 MemberId = Annotated[str, Path(min_length=1, max_length=32, description="e.g. M0000000042")]
+
+
+@router.get("/tier-ladder")
+def tier_ladder() -> list[MemberTierStep]:
+    """The tiers, lowest first: the 12-month net spend each needs and its benefits
+    (`YIPAN_TIER_LADDER` changes them)."""
+    return tiers.ladder_out()
 
 
 @router.post("/records")

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from pydantic import TypeAdapter
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -43,7 +45,7 @@ from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import UtcDateTime, insert_for
 from yipan.members.domain import tiers as rules
-from yipan.members.domain.tiers import DEFAULT_LADDER, Tier, TierLadder
+from yipan.members.domain.tiers import DEFAULT_LADDER, Benefits, Tier, TierLadder
 from yipan.members.errors import UnknownMember
 from yipan.members.events import TierChanged
 from yipan.members.models import Member, SpendEntry, TierChange
@@ -61,7 +63,40 @@ UPGRADE, MERGE, UNMERGE = "upgrade", "merge", "unmerge"
 
 
 def ladder() -> TierLadder:
-    return DEFAULT_LADDER
+    """The tiers: `YIPAN_TIER_LADDER` if set, else the default four."""
+    return _ladder(get_settings().tier_ladder)
+
+
+_LADDER_CONFIG = TypeAdapter(list[MemberTierStep])
+
+
+@lru_cache(maxsize=4)
+def _ladder(configured: str) -> TierLadder:
+    if not configured.strip():
+        return DEFAULT_LADDER
+    try:
+        steps = _LADDER_CONFIG.validate_json(configured)
+        return TierLadder(
+            tuple(
+                Tier(
+                    step.code,
+                    step.threshold_fen,
+                    Benefits(
+                        step.benefits.points_multiplier_bp,
+                        member_price=step.benefits.member_price,
+                        free_shipping=step.benefits.free_shipping,
+                    ),
+                    step.name,
+                )
+                for step in steps
+            )
+        )
+    except ValueError as error:  # pydantic's ValidationError is one too
+        raise ValueError(f"YIPAN_TIER_LADDER is not a tier ladder: {error}") from error
+
+
+def ladder_out() -> list[MemberTierStep]:
+    return [_step(tier) for tier in ladder().tiers]
 
 
 def _tz() -> ZoneInfo:
@@ -437,6 +472,12 @@ def _benefits(tier: Tier) -> MemberTierBenefits:
     )
 
 
+def _step(tier: Tier) -> MemberTierStep:
+    return MemberTierStep(
+        code=tier.code, name=tier.name, threshold_fen=tier.threshold_fen, benefits=_benefits(tier)
+    )
+
+
 def tier_status(session: Session, member: Member, now: datetime) -> MemberTierStatus:
     """The member's tier, its benefits, rolling spend and what the next tier needs."""
     tier = _tier(member.tier)
@@ -450,14 +491,7 @@ def tier_status(session: Session, member: Member, now: datetime) -> MemberTierSt
         rolling_spend_fen=spend,
         window_start=rules.window_start(now, _tz()),
         qualifies_for=ladder().qualifying(spend).code,
-        next_tier=None
-        if upper is None
-        else MemberTierStep(
-            code=upper.code,
-            name=upper.name,
-            threshold_fen=upper.threshold_fen,
-            benefits=_benefits(upper),
-        ),
+        next_tier=None if upper is None else _step(upper),
         spend_to_next_tier_fen=None if upper is None else max(0, upper.threshold_fen - spend),
         tier_since=member.tier_since,
         next_review_at=next_review_at(member),
