@@ -8,11 +8,16 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from yipan import __version__
+from yipan.auth.api import router as auth_router
 from yipan.catalog.api import router as catalog_router
 from yipan.channels.api import router as channels_router
+from yipan.console import STATIC_DIR as CONSOLE_STATIC_DIR
+from yipan.console import STATIC_PREFIX as CONSOLE_STATIC_PREFIX
+from yipan.console import router as console_router
 from yipan.events.api import router as events_router
 from yipan.inventory.api import router as inventory_router
 from yipan.kernel.config import get_settings
@@ -49,6 +54,7 @@ def create_app(engine: Engine | None = None, *, background: bool = True) -> Fast
     )
     app.state.engine = engine
     install_error_handlers(app)
+    app.include_router(auth_router)
     app.include_router(catalog_router)
     app.include_router(inventory_router)
     app.include_router(channels_router)
@@ -57,10 +63,14 @@ def create_app(engine: Engine | None = None, *, background: bool = True) -> Fast
     app.include_router(promotions_router)
     app.include_router(members_router)
     app.include_router(events_router)
+    app.include_router(console_router)
+    app.mount(
+        CONSOLE_STATIC_PREFIX, StaticFiles(directory=CONSOLE_STATIC_DIR), name="console-static"
+    )
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+        return RedirectResponse("/console")
 
     @app.get("/health", tags=["ops"])
     def health() -> dict[str, str]:

@@ -1,5 +1,6 @@
 """Every context's tables on one metadata, for migrations and test set-up."""
 
+from yipan.auth import models as auth_models
 from yipan.catalog import models as catalog_models
 from yipan.channels import models as channels_models
 from yipan.events import models as events_models
@@ -12,6 +13,7 @@ from yipan.promotions import models as promotions_models
 metadata = Base.metadata
 
 __all__ = [
+    "auth_models",
     "catalog_models",
     "channels_models",
     "events_models",

@@ -141,5 +141,6 @@ def tell(summary: DemoSummary, base_url: str) -> None:
         f"about {nearest:.0f} km away, holds [bold]{k.warehouse_on_hand}[/]."
     )
     console.print("\n[bold]Try it[/] (`yipan serve`, then):")
+    console.print(f"  {base_url}/console/inventory?sku={k.sku}", soft_wrap=True, highlight=False)
     for url in s.api_examples(base_url):
         console.print(f"  {url}", soft_wrap=True, highlight=False)

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # development only: production MUST set YIPAN_PII_KEY (long and random) and never change it,
     # or stored phones can no longer be found or read.
     pii_key: str = "yipan-development-only-pii-key"
+    # Signs console session cookies and keys their CSRF tokens. The default is for development
+    # only: production MUST set YIPAN_SECRET_KEY (long and random); changing it signs everyone out.
+    secret_key: str = "yipan-development-only-secret-key"
     # Category codes whose lines earn no points, each with all its sub-categories, comma
     # separated: YIPAN_POINTS_EXCLUDED_CATEGORIES=tobacco,gift_card. Spend still counts for tiers.
     points_excluded_categories: Annotated[frozenset[str], NoDecode] = frozenset()

@@ -1,0 +1,1 @@
+"""Access: users, roles, data scopes, sessions, API keys and the audit log."""

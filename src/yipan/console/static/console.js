@@ -1,0 +1,63 @@
+/* Yipan console: draws the charts a page (or an HTMX fragment) asks for with data attributes. */
+(function () {
+  "use strict";
+
+  function stockMap(el) {
+    var spec = JSON.parse(el.getAttribute("data-stock-map"));
+    var chart = echarts.getInstanceByDom(el) || echarts.init(el);
+    var escape = echarts.format.encodeHTML;
+    chart.setOption(
+      {
+        animation: false,
+        grid: { left: 48, right: 16, top: 40, bottom: 40 },
+        legend: { top: 0 },
+        tooltip: {
+          trigger: "item",
+          formatter: function (p) {
+            // Node names come from the database: escape them, the tooltip is HTML.
+            return (
+              escape(p.data[2]) + " " + escape(p.data[3]) + "<br>" +
+              escape(spec.atp) + ": " + escape(String(p.data[4]))
+            );
+          },
+        },
+        xAxis: { type: "value", name: spec.x, scale: true, nameLocation: "middle", nameGap: 26 },
+        yAxis: { type: "value", name: spec.y, scale: true },
+        series: spec.series.map(function (s) {
+          return {
+            type: "scatter",
+            name: s.name,
+            data: s.points,
+            symbolSize: 9,
+            itemStyle: { color: s.color, opacity: 0.85 },
+          };
+        }),
+      },
+      true
+    );
+  }
+
+  function draw(root) {
+    if (typeof echarts === "undefined") return;
+    root.querySelectorAll("[data-stock-map]").forEach(stockMap);
+  }
+
+  function forget(root) {
+    if (typeof echarts === "undefined") return;
+    root.querySelectorAll("[data-stock-map]").forEach(function (el) {
+      var chart = echarts.getInstanceByDom(el);
+      if (chart) chart.dispose();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { draw(document); });
+  document.addEventListener("htmx:beforeSwap", function (e) { forget(e.detail.target); });
+  document.addEventListener("htmx:afterSettle", function (e) { draw(e.detail.target); });
+  window.addEventListener("resize", function () {
+    if (typeof echarts === "undefined") return;
+    document.querySelectorAll("[data-stock-map]").forEach(function (el) {
+      var chart = echarts.getInstanceByDom(el);
+      if (chart) chart.resize();
+    });
+  });
+})();

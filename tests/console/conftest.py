@@ -1,0 +1,164 @@
+"""The console under test: a small demo in a SQLite file, served for real, seen by Chromium.
+
+The demo (scale 0.03: every warehouse and DC, a few stores, 60 SKUs) is built once per session;
+the console only reads, so every test shares it. Page tests go through FastAPI's test client;
+browser tests start `uvicorn yipan.app:create_app --factory` on a free port and drive the
+system Chromium (`/usr/bin/chromium`) with Playwright. Without Chromium the browser tests skip,
+unless `YIPAN_REQUIRE_SERVICES=1`, where its absence is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.support import REQUIRE_SERVICES
+from yipan.app import create_app
+from yipan.demo import build_demo
+from yipan.demo.build import DemoSummary
+from yipan.kernel.db import make_engine
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCALE = 0.03
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+
+
+@dataclass(frozen=True)
+class Demo:
+    url: str
+    summary: DemoSummary
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    url = f"sqlite:///{tmp_path_factory.mktemp('console') / 'demo.db'}"
+    engine = make_engine(url)
+    try:
+        summary = build_demo(engine, seed=7, scale=SCALE)
+    finally:
+        engine.dispose()
+    return Demo(url=url, summary=summary)
+
+
+@pytest.fixture(scope="session")
+def _session_client(demo: Demo) -> Iterator[TestClient]:
+    engine = make_engine(demo.url)
+    with TestClient(create_app(engine, background=False)) as test_client:
+        yield test_client
+    engine.dispose()
+
+
+@pytest.fixture
+def client(_session_client: TestClient) -> TestClient:
+    """The app's test client with no cookies: each test starts as a first visit, in Chinese."""
+    _session_client.cookies.clear()
+    return _session_client
+
+
+def _require_chromium() -> None:
+    reason = None
+    if not CHROMIUM.exists():
+        reason = f"browser tests need Chromium at {CHROMIUM} (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "browser tests need the playwright package (pip install -e '.[dev]')"
+    if reason is None:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"YIPAN_REQUIRE_SERVICES=1 but {reason}")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _wait_for_health(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"the console server exited with {server.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"the console server did not answer /health within 60 s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def server(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real application, as `yipan serve` runs it, on the demo database."""
+    _require_chromium()
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("server") / "uvicorn.log"
+    env = {**os.environ, "YIPAN_DATABASE_URL": demo.url}
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "yipan.app:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_health(base_url, process, log)
+        yield base_url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def browser(server: str) -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, server: str) -> Iterator[Page]:
+    """A fresh browser context per test (no cookies: the console starts in Chinese), tablet-sized."""
+    context = browser.new_context(base_url=server, viewport={"width": 1180, "height": 820})
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
