@@ -124,6 +124,43 @@ def test_points_come_back_from_wherever_later_merges_took_them(engine: Engine) -
         assert_books_balance(session)
 
 
+def test_points_of_sales_made_under_the_absorbed_id_while_merged_go_back_with_it(
+    engine: Engine,
+) -> None:
+    phone = IdentityIn(kind=IdentityKind.PHONE, value="13900006666")
+    email = IdentityIn(kind=IdentityKind.EMAIL, value="qian@qq.com")
+    at = datetime(2026, 11, 30, 10, tzinfo=UTC)
+    with unit_of_work(engine) as session:
+        older, newer = member(session, phone), member(session, email)
+        join(session, "both-q", phone, email)
+    relay_all(engine)
+    with unit_of_work(engine) as session:
+        (merge,) = merges(session)
+        # While merged: a till sale under the survivor's own id, a web sale under the other one.
+        own = points.earn_for_sale(
+            session, older, "order:71", [SaleLine("1", 30_000)], at=at, channel="pos"
+        )
+        theirs = points.earn_for_sale(
+            session, newer, "order:72", [SaleLine("1", 50_000)], at=at, channel="online-shop"
+        )
+        assert (own.member, theirs.member) == (older, older)  # both earned on the survivor
+        assert points.balance(session, older) == own.points + theirs.points
+    with unit_of_work(engine) as session:
+        review.unmerge(session, merge.id, UNDO)
+    with unit_of_work(engine) as session:
+        assert points.balance(session, older) == own.points
+        assert points.balance(session, newer) == theirs.points
+        # A return of the web sale now takes its points back from the member who has them.
+        reversal = points.reverse_for_return(
+            session, "order:72", "return:9", {"1": 50_000}, refund_fen=50_000, at=at
+        )
+        assert reversal is not None
+        assert (reversal.member, reversal.points_reversed) == (newer, theirs.points)
+        assert reversal.refund_deduction_fen == 0
+        assert (points.balance(session, older), points.balance(session, newer)) == (own.points, 0)
+        assert_books_balance(session)
+
+
 _member_kinds = (IdentityKind.PHONE, IdentityKind.EMAIL, IdentityKind.POS_CARD)
 
 

@@ -223,6 +223,9 @@ class PointsEarning(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sale_ref: Mapped[str] = mapped_column(String(200), unique=True)
     member_id: Mapped[int] = mapped_column(BigId, ForeignKey("members_members.id"), index=True)
+    # The member the sale was made under, merged away or not; empty before migration 0012.
+    # An un-merge gives the points of sales made under the absorbed member's ids back to it.
+    origin_member_id: Mapped[int | None] = mapped_column(BigId, index=True)
     lot_id: Mapped[str] = mapped_column(String(250))
     points: Mapped[int] = mapped_column(BigId)
     eligible_fen: Mapped[int] = mapped_column(BigId)

@@ -18,10 +18,11 @@ Merges. When members merge (`members.MembersMerged`), the absorbed member's open
 by lot and keeping their expiry, to the survivor as a pair of adjust entries under the reference
 `merge:<id>`: both ledgers keep summing to their balances and the survivor's ledger holds every
 point. Un-merging (`restore_on_unmerge`, in the un-merge's transaction) gives the absorbed member
-back what is left of the lots it brought, wherever later merges took them, as pairs of adjust
-entries under `unmerge:<id>` (new lots `<lot>@unmerge:<id>`, keeping their expiry). What the
-survivor spent of them stays spent, and points earned on the absorbed member's id while it was
-merged stay with the survivor (the ledger does not record which id a sale was made under).
+back what is left of the lots it brought, and of the lots earned by sales made under its ids
+while it was merged (each earning records the member it was made under), wherever later merges
+took them, as pairs of adjust entries under `unmerge:<id>` (new lots `<lot>@unmerge:<id>`,
+keeping their expiry); those earnings follow their lots, so a later return takes the points back
+from the member who has them. What the survivor spent of them stays spent.
 
 Category exclusions come from settings (`YIPAN_POINTS_EXCLUDED_CATEGORIES`): a line earns
 nothing when its SKU's category, or any ancestor of it, is excluded. Order lines carry no
@@ -310,6 +311,7 @@ def earn_for_sale(
 ) -> EarnResult:
     """Points for a completed sale at the member's tier; the same sale earns once."""
     policy = policy or default_policy()
+    origin = store.load_member(session, member_id)
     member = _writable(session, member_id)
     own = store.public_id(member.id)
     booked = session.scalar(select(PointsEarning).where(PointsEarning.sale_ref == sale_ref))
@@ -328,6 +330,7 @@ def earn_for_sale(
         PointsEarning(
             sale_ref=sale_ref,
             member_id=member.id,
+            origin_member_id=origin.id,
             lot_id=earning.lot_id,
             points=earning.points,
             eligible_fen=earning.eligible_fen,
@@ -838,6 +841,20 @@ def restore_on_unmerge(session: Session, merge_id: int, *, clock: Clock | None =
         .order_by(PointsEntry.id)
     ).all()
     places = [_where_now(session, absorbed, lot_id) for lot_id in brought]
+    # Sales made under the absorbed member's ids while it was merged earned on a survivor.
+    family = [absorbed, *store.merged_into(session, absorbed)]
+    meanwhile = session.scalars(
+        select(PointsEarning)
+        .where(
+            PointsEarning.origin_member_id.in_(family),
+            PointsEarning.member_id.not_in(family),
+        )
+        .order_by(PointsEarning.id)
+    ).all()
+    earned_at = {
+        earning.id: _where_now(session, earning.member_id, earning.lot_id) for earning in meanwhile
+    }
+    places.extend(earned_at.values())
     holders = sorted({member for member, _ in places if member != absorbed})
     if not holders:
         return 0
@@ -846,6 +863,7 @@ def restore_on_unmerge(session: Session, merge_id: int, *, clock: Clock | None =
         _lock(session, member_id, now)
     own = store.public_id(absorbed)
     back: list[LedgerEntry] = []
+    moved: set[tuple[int, str]] = set()
     for holder in holders:
         lots = {lot.lot_id: lot for lot in _lots(session, holder)}
         left = [lots[lot_id] for member, lot_id in places if member == holder and lot_id in lots]
@@ -883,6 +901,11 @@ def restore_on_unmerge(session: Session, merge_id: int, *, clock: Clock | None =
         _take(session, holder, points, now)
         _credit(session, absorbed, points, now)
         back.extend(into)
+        moved.update((holder, lot.lot_id) for lot in left if lot.remaining > 0)
+    for earning in meanwhile:  # a later return takes back from the lot where it is now
+        holder, lot_id = earned_at[earning.id]
+        if (holder, lot_id) in moved:
+            earning.member_id, earning.lot_id = absorbed, f"{lot_id}@{reference}"
     return sum(e.points for e in back)
 
 
