@@ -1,7 +1,9 @@
 """The console under test: a small demo in a SQLite file, served for real, seen by Chromium.
 
-The demo (scale 0.03: every warehouse and DC, a few stores, 60 SKUs) is built once per session;
-the console only reads, so every test shares it. Page tests go through FastAPI's test client;
+The demo (scale 0.03: every warehouse and DC, a few stores, 60 SKUs) and its users are built once
+per session; the console only reads, so every test shares it. Pages need a session: `client` is
+signed in as the demo's HQ admin, `visitor` is not, and `page` logs in through the login form
+(`fresh_page` does not). Page tests go through FastAPI's test client;
 browser tests start `uvicorn yipan.app:create_app --factory` on a free port and drive the
 system Chromium (`/usr/bin/chromium`) with Playwright. Without Chromium the browser tests skip,
 unless `YIPAN_REQUIRE_SERVICES=1`, where its absence is a failure.
@@ -25,9 +27,11 @@ from fastapi.testclient import TestClient
 
 from tests.support import REQUIRE_SERVICES
 from yipan.app import create_app
+from yipan.auth.service import login, sessions
 from yipan.demo import build_demo
 from yipan.demo.build import DemoSummary
-from yipan.kernel.db import make_engine
+from yipan.demo.logins import DEMO_PASSWORD, ensure_demo_logins
+from yipan.kernel.db import make_engine, unit_of_work
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -35,6 +39,7 @@ if TYPE_CHECKING:
 CHROMIUM = Path("/usr/bin/chromium")
 SCALE = 0.03
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+ADMIN = "admin"
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     engine = make_engine(url)
     try:
         summary = build_demo(engine, seed=7, scale=SCALE)
+        ensure_demo_logins(engine)
     finally:
         engine.dispose()
     return Demo(url=url, summary=summary)
@@ -62,11 +68,32 @@ def _session_client(demo: Demo) -> Iterator[TestClient]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def admin_session(demo: Demo) -> str:
+    """A session token of the demo's HQ admin, made by auth's login service."""
+    engine = make_engine(demo.url)
+    try:
+        with unit_of_work(engine) as session:
+            signed_in = login.authenticate(session, ADMIN, DEMO_PASSWORD).unwrap()
+    finally:
+        engine.dispose()
+    return sessions.issue_session_token(signed_in)
+
+
 @pytest.fixture
-def client(_session_client: TestClient) -> TestClient:
-    """The app's test client with no cookies: each test starts as a first visit, in Chinese."""
+def visitor(_session_client: TestClient) -> TestClient:
+    """The app's test client with no cookies: a first visit, in Chinese, not logged in."""
     _session_client.cookies.clear()
     return _session_client
+
+
+@pytest.fixture
+def client(visitor: TestClient, admin_session: str) -> TestClient:
+    """The app's test client signed in as the demo's HQ admin, in Chinese."""
+    # The domain the app's own cookies get, so a test's `cookies.set` of another cookie adds to
+    # them in the same order as before.
+    visitor.cookies.set(sessions.SESSION_COOKIE, admin_session, domain="testserver.local")
+    return visitor
 
 
 def _require_chromium() -> None:
@@ -150,12 +177,29 @@ def browser(server: str) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, server: str) -> Iterator[Page]:
-    """A fresh browser context per test (no cookies: the console starts in Chinese), tablet-sized."""
+def fresh_page(browser: Browser, server: str) -> Iterator[Page]:
+    """A fresh browser context per test (no cookies: not logged in, the console starts in
+    Chinese), tablet-sized."""
     context = browser.new_context(base_url=server, viewport={"width": 1180, "height": 820})
     tab = context.new_page()
     yield tab
     context.close()
+
+
+def log_in(page: Page, username: str, password: str = DEMO_PASSWORD) -> None:
+    """Fill in and send the login form the page shows."""
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("[data-testid=login-submit]")
+
+
+@pytest.fixture
+def page(fresh_page: Page) -> Page:
+    """A fresh browser context logged in as the demo's HQ admin through the login form."""
+    fresh_page.goto("/console/login")
+    log_in(fresh_page, ADMIN)
+    fresh_page.wait_for_url("**/console/inventory")
+    return fresh_page
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.console.conftest import Demo
+from tests.console.conftest import Demo, log_in
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -25,6 +25,28 @@ def _search(page: Page, sku: str) -> None:
 
 def _stayed_on_page(page: Page) -> bool:
     return bool(page.evaluate("window.stayedOnPage === true"))
+
+
+def test_the_hq_admin_logs_in_through_the_form_and_sees_the_inventory_page(
+    fresh_page: Page, demo: Demo, artifacts: Path
+) -> None:
+    page = fresh_page
+    wanted = f"/console/inventory?sku={demo.summary.skew.sku}"
+    page.goto(wanted)
+    page.wait_for_url("**/console/login?next=*")
+    assert page.locator("h1").inner_text() == "登录"
+    page.screenshot(path=artifacts / "login.png", full_page=True)
+
+    log_in(page, "admin", "wrong-password")
+    assert "用户名或密码错误" in page.locator("[data-testid=notice]").inner_text()
+    log_in(page, "admin")
+    page.wait_for_url(f"**{wanted}")
+
+    assert page.locator("[data-testid=current-user]").inner_text().startswith("王总部")
+    assert page.locator("[data-testid=current-role]").inner_text() == "总部管理员"
+    assert page.locator("h1").inner_text() == "库存"
+    page.locator("[data-testid=stock-table]").wait_for()
+    page.screenshot(path=artifacts / "logged-in-inventory.png", full_page=True)
 
 
 def test_the_inventory_page_opens_in_chinese_and_switches_to_english(

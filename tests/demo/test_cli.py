@@ -1,4 +1,5 @@
-"""`yipan demo` on the command line: progress, the story, a no-op second run, --reset."""
+"""`yipan demo` on the command line: progress, the story, the logins, a no-op second run,
+--reset."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from tests import support
 from yipan.cli.main import app
+from yipan.demo.logins import DEMO_LOGINS, DEMO_PASSWORD
 from yipan.inventory.service import ledger
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import unit_of_work
@@ -38,9 +40,18 @@ def test_demo_builds_once_tells_the_story_and_rebuilds_on_reset(database: str) -
     assert "AP-0001-WHT-L" in first.output
     assert "WH-SD-LY-01" in first.output
     assert "/api/v1/atp/AP-0001-WHT-L/near?lat=" in first.output
+    assert "Demo logins" in first.output
+    for login in DEMO_LOGINS:
+        assert login.username in first.output
+    assert DEMO_PASSWORD in first.output
+    assert "ST-JS-NJ-001" in first.output
+    assert "API key of the demo integration" in first.output
+    assert "yk_" in first.output
     assert second.exit_code == 0, second.output
     assert "already in this database" in second.output
     assert "Demo data built" not in second.output
+    assert "Demo logins" in second.output
+    assert "cannot be shown again" in second.output
     assert reset.exit_code == 0, reset.output
     assert "Demo data built" in reset.output
     assert "(seed 8)" in reset.output

@@ -77,6 +77,23 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
+def set_session_cookie(response: Response, token: str, request: Request) -> None:
+    """Give the browser its session: the API's login and the console's login form both use it."""
+    response.set_cookie(
+        sessions.SESSION_COOKIE,
+        token,
+        max_age=int(sessions.SESSION_MAX_AGE.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(sessions.SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+
+
 def require(action: str) -> Callable[[Principal], Principal]:
     """A dependency: the caller, if their role may perform `action`; 403 FORBIDDEN otherwise."""
     if not is_known_action(action):
@@ -120,15 +137,7 @@ def log_in(body: LoginIn, request: Request, response: Response, engine: EngineDe
         )
     signed_in = outcome.unwrap()
     token = sessions.issue_session_token(signed_in)
-    response.set_cookie(
-        sessions.SESSION_COOKIE,
-        token,
-        max_age=int(sessions.SESSION_MAX_AGE.total_seconds()),
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+    set_session_cookie(response, token, request)
     return LoginOut(
         principal=principal_out(signed_in.principal), csrf_token=sessions.csrf_token_for(token)
     )
@@ -149,7 +158,7 @@ def log_out(
             users.end_sessions(session, principal.id, by=principal, source_ip=source_ip(request))
         else:
             login.record_logout(session, principal, source_ip=source_ip(request))
-    response.delete_cookie(sessions.SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    clear_session_cookie(response)
 
 
 @router.get("/me")

@@ -1,4 +1,5 @@
-"""`yipan demo`: build the deterministic demo data set, then tell its story."""
+"""`yipan demo`: build the deterministic demo data set and its users, then tell its story and
+print the logins."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Table
 
 from yipan.demo import DemoSummary, build_demo, reset_database
+from yipan.demo.logins import DemoAccess, ensure_demo_logins
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import make_engine
 from yipan.kernel.errors import YipanError
@@ -88,6 +91,7 @@ def demo(
             engine = make_engine(settings.database_url)  # fresh code → id caches
         with RichProgress(console) as progress:
             summary = build_demo(engine, seed=seed, scale=scale, progress=progress)
+        access = ensure_demo_logins(engine)
     except YipanError as exc:
         console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from None
@@ -98,7 +102,9 @@ def demo(
             f"[yellow]The demo data (seed {summary.seed}) is already in this database; "
             "nothing to do. `yipan demo --reset` rebuilds it.[/]"
         )
-    tell(summary, f"http://{settings.host}:{settings.port}")
+    base_url = f"http://{settings.host}:{settings.port}"
+    tell(summary, base_url)
+    tell_logins(access, base_url)
 
 
 def tell(summary: DemoSummary, base_url: str) -> None:
@@ -144,3 +150,26 @@ def tell(summary: DemoSummary, base_url: str) -> None:
     console.print(f"  {base_url}/console/inventory?sku={k.sku}", soft_wrap=True, highlight=False)
     for url in s.api_examples(base_url):
         console.print(f"  {url}", soft_wrap=True, highlight=False)
+
+
+def tell_logins(access: DemoAccess, base_url: str) -> None:
+    """The demo's logins, one per role, and the integration's API key (shown once)."""
+    table = Table("role", "username", "password", "scope", title="Demo logins")
+    for login in access.logins:
+        table.add_row(login.role, login.username, access.password, login.scope_value or "all")
+    console.print()
+    console.print(table)
+    console.print(f"  Log in at {base_url}/console/login", soft_wrap=True, highlight=False)
+    if access.api_key:
+        console.print(
+            f"  API key of the demo integration (shown this once, keep it): {access.api_key}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"  The demo integration's API key ({access.api_key_prefix}…) was made by an earlier "
+            "run and cannot be shown again; `yipan demo --reset` makes a new one.",
+            soft_wrap=True,
+            highlight=False,
+        )

@@ -2,7 +2,8 @@
 
 Pages call the contexts' services inside read-only units of work; they never touch tables. The
 console speaks Simplified Chinese by default and English on request (`i18n.py`, cookie
-`yipan_lang`). Who is looking comes from `user.current_user` — the hook where auth plugs in.
+`yipan_lang`). Every page but the login form needs auth's session cookie (`user.console_user`);
+who is looking comes from `user.current_user`.
 
 Vendored front-end libraries, served from `static/vendor/` so the console works offline (no CDN),
 taken unmodified from the npm registry's packages (`npm pack`), each with its licence beside it:

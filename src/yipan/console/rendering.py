@@ -1,8 +1,10 @@
 """Rendering a console page: the Jinja environment, the navigation, and what every template sees.
 
-Every template gets `t` (the translator for the visitor's language), `lang`, `langs`, `user`,
-`nav`, `active` (the current section) and `static(path)`. A request made by HTMX for a part of a
-page (`HX-Request` without `HX-History-Restore-Request`) gets only that part.
+Every template gets `t` (the translator for the visitor's language), `lang`, `langs`, `user`
+(the signed-in `ConsoleUser`; None on the login form), `csrf_token` (the session's, for a form's
+hidden `csrf_token` field), `nav`, `active` (the current section) and `static(path)`. A request
+made by HTMX for a part of a page (`HX-Request` without `HX-History-Restore-Request`) gets only
+that part.
 """
 
 from __future__ import annotations
@@ -100,11 +102,13 @@ def render(
     status_code: int = 200,
 ) -> Response:
     lang = pick_lang(request.cookies.get(LANG_COOKIE))
+    user = current_user(request)
     page = {
         "t": translator(lang),
         "lang": lang,
         "langs": LANGS,
-        "user": current_user(request),
+        "user": user,
+        "csrf_token": user.csrf_token if user else None,
         "nav": NAV,
         "active": section,
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),

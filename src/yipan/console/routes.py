@@ -1,51 +1,60 @@
 """The console's pages: each route reads its query, builds its view model in one read-only unit
-of work, and renders it. Kept out of the OpenAPI schema: these are pages, not the API."""
+of work, and renders it. Kept out of the OpenAPI schema: these are pages, not the API.
+
+Every page sits behind `console_user` (a valid session, else the login form); only the login form
+and the language switch are public, and the static files, which the app mounts apart."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
 from yipan.console.i18n import LANG_COOKIE, pick_lang
 from yipan.console.inventory_page import StockSearch, search_stock
 from yipan.console.ledger_page import LedgerView, ledger_view
+from yipan.console.login_page import SignInRedirectRoute, log_out, safe_next
+from yipan.console.login_page import router as login_router
 from yipan.console.notice import Notice
 from yipan.console.paging import MAX_ID, MAX_PAGE, positive_int
 from yipan.console.rendering import NAV, render, wants_fragment
+from yipan.console.user import console_user
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.web import EngineDep
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+public = APIRouter(prefix="/console", include_in_schema=False)
+pages = APIRouter(
+    prefix="/console",
+    include_in_schema=False,
+    dependencies=[Depends(console_user)],
+    route_class=SignInRedirectRoute,
+)
 
 COMING = {item.path: item for item in NAV if not item.ready}
 ONE_YEAR = 365 * 24 * 3600
 
 
-@router.get("")
+@pages.get("")
 def home() -> RedirectResponse:
     return RedirectResponse("/console/inventory", status_code=303)
 
 
-@router.get("/lang/{lang}")
+@public.get("/lang/{lang}")
 def switch_language(
     lang: str, back_to: Annotated[str, Query(alias="next")] = "/console"
 ) -> RedirectResponse:
     """Remember the language in a cookie and go back where the visitor was."""
-    # Only back into the console: a `next` naming another site would make this an open redirect.
-    inside = back_to.startswith("/console") and not back_to.startswith("//")
-    target = back_to if inside else "/console"
-    response = RedirectResponse(target, status_code=303)
+    response = RedirectResponse(safe_next(back_to, login_too=True), status_code=303)
     response.set_cookie(
         LANG_COOKIE, pick_lang(lang), max_age=ONE_YEAR, path="/", samesite="lax", httponly=True
     )
     return response
 
 
-@router.get("/inventory")
+@pages.get("/inventory")
 def inventory(
     request: Request, engine: EngineDep, sku: str = "", page: str | None = None
 ) -> Response:
@@ -72,7 +81,7 @@ def _stock_page(
     return render(request, template, context, section="inventory", status_code=status)
 
 
-@router.get("/inventory/{sku}/{node}")
+@pages.get("/inventory/{sku}/{node}")
 def inventory_ledger(
     request: Request, engine: EngineDep, sku: str, node: str, before: str | None = None
 ) -> Response:
@@ -103,4 +112,11 @@ def _coming(section_path: str) -> Callable[[Request], Response]:
 
 
 for _path in COMING:
-    router.add_api_route(_path.removeprefix("/console"), _coming(_path), methods=["GET"])
+    pages.add_api_route(_path.removeprefix("/console"), _coming(_path), methods=["GET"])
+
+pages.add_api_route("/logout", log_out, methods=["POST"])
+
+router = APIRouter(include_in_schema=False)
+router.include_router(public)
+router.include_router(login_router)
+router.include_router(pages)
