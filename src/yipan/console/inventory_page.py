@@ -1,11 +1,8 @@
 """The inventory page's view model: one SKU's stock at every node, a page of the table, the map.
 
-Read through inventory's and the catalogue's services only. Inventory has no single read that
-returns a SKU's levels at every node together with each node's policy, so three are combined:
-`atp_for_sku` (on hand, reserved, ATP of the nodes holding the SKU), `sourcing_nodes` (each
-node's reorder point and its unclipped on hand − reserved − safety stock, which gives the safety
-stock back since no channel buffer applies without a channel) and `list_nodes` (where every
-active node is). A `levels_of_sku` service in inventory would replace the first two.
+Read through inventory's and the catalogue's services only: `atp_for_sku` (the nodes holding
+the SKU, with where they are), `levels_of_sku` (each node's level with its safety stock and
+reorder point) and `list_nodes` (where every active node is, for the map).
 """
 
 from __future__ import annotations
@@ -23,7 +20,7 @@ from yipan.console.i18n import Translate
 from yipan.console.notice import Notice
 from yipan.console.paging import PAGE_SIZE, Pager, pager
 from yipan.inventory.domain import alert_threshold
-from yipan.inventory.service import atp, nodes
+from yipan.inventory.service import atp, ledger, nodes
 
 MAX_SKU_LENGTH = 64
 # A node holding three times what it reorders at could give stock to its short neighbours.
@@ -117,16 +114,11 @@ def search_stock(session: Session, query: str, page: int) -> StockSearch:
             query=code, notice=Notice("inventory.unknown_sku", {"sku": code}, status=404)
         )
     pool = atp.atp_for_sku(session, sku.code)
-    policies = {
-        n.code: n
-        for n in atp.sourcing_nodes(session, [sku.code], include=[n.node for n in pool.nodes])
-    }
+    levels = {level.node: level for level in ledger.levels_of_sku(session, sku.code)}
     rows: list[NodeStock] = []
     for held in pool.nodes:
-        policy = policies[held.node]
-        unclipped = policy.atp.get(sku.code, 0)
-        reorder_point = policy.reorder_point.get(sku.code, 0)
-        safety_stock = held.on_hand - held.reserved - unclipped
+        level = levels[held.node]
+        safety_stock, reorder_point = level.safety_stock, level.reorder_point
         rows.append(
             NodeStock(
                 node=held.node,

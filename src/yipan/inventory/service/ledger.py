@@ -46,6 +46,18 @@ def levels_at_node(
     return [level_out(codes[r.sku_id], node, r) for r in rows]
 
 
+def levels_of_sku(session: Session, sku: str) -> list[StockLevelOut]:
+    """The SKU's stock level at every node that has one (held now or ever), by node code."""
+    sku_id = catalog.sku_id(session, sku)
+    rows = session.execute(
+        select(StockLevel, Node.code)
+        .join(Node, Node.id == StockLevel.node_id)
+        .where(StockLevel.sku_id == sku_id)
+        .order_by(Node.code)
+    ).all()
+    return [level_out(sku, code, level) for level, code in rows]
+
+
 def ledger(
     session: Session, *, sku: str, node: str, before_id: int | None = None, limit: int = 100
 ) -> LedgerPage:
