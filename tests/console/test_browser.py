@@ -6,9 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from tests.console.conftest import Demo, log_in
+from yipan.auth.api import CSRF_HEADER
+from yipan.auth.service import sessions
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -115,3 +118,51 @@ def test_the_ledger_drill_down_shows_the_movements(page: Page, demo: Demo, artif
     assert "销售" in kinds
     assert "0" in page.locator("[data-testid=ledger-on-hand]").inner_text()
     page.screenshot(path=artifacts / "ledger.png", full_page=True)
+
+
+def _place_demo_order(server: str, admin_session: str, skew_sku: str) -> int:
+    """An online order on the demo (which has none), sent to the running server's API as the
+    admin's session would send it. Not the skew SKU: other tests count its stock."""
+    cookies = {sessions.SESSION_COOKIE: admin_session}
+    headers = {CSRF_HEADER: sessions.csrf_token_for(admin_session)}
+    skus = httpx.get(f"{server}/api/v1/skus", params={"limit": 20}, cookies=cookies).json()
+    for n, sku in enumerate(s for s in skus["items"] if s["code"] != skew_sku):
+        price = sku["list_price_fen"]
+        body = {
+            "channel": "tmall",
+            "external_id": f"BROWSER-{n}",
+            "lines": [{"sku": sku["code"], "quantity": 1, "unit_price_fen": price}],
+            "address": {
+                "line": "人民大道 200 号",
+                "city": "上海",
+                "latitude": 31.2304,
+                "longitude": 121.4737,
+            },
+            "total_fen": price,
+        }
+        response = httpx.post(
+            f"{server}/api/v1/orders", json=body, cookies=cookies, headers=headers
+        )
+        if response.status_code == 201:
+            return int(response.json()["order"]["id"])
+    pytest.fail("no demo SKU could be ordered")
+
+
+def test_an_order_shows_its_routing_chart(
+    page: Page, server: str, admin_session: str, demo: Demo, artifacts: Path
+) -> None:
+    order_id = _place_demo_order(server, admin_session, demo.summary.skew.sku)
+    page.goto("/console/orders")
+    assert page.locator("h1").inner_text() == "订单"
+    page.click(f"[data-testid=order-link]:text-is('{order_id}')")
+    page.wait_for_url(f"**/console/orders/{order_id}")
+
+    assert page.locator("[data-testid=order-lines] tbody tr").count() == 1
+    assert page.locator("[data-testid=order-timeline] tbody tr").count() >= 1
+    canvas = page.locator("[data-testid=routing-chart] canvas").first
+    canvas.wait_for()
+    box = canvas.bounding_box()
+    assert box is not None
+    assert box["width"] > 100
+    assert box["height"] > 100
+    page.screenshot(path=artifacts / "orders-detail.png", full_page=True)

@@ -168,8 +168,6 @@ def test_the_ledger_of_an_unknown_node_or_sku_says_which(client: TestClient, dem
     ("path", "says"),
     [
         ("/console/dashboard", "全渠道关键指标"),
-        ("/console/orders", "订单流"),
-        ("/console/members", "会员 360"),
         ("/console/marketing", "优惠券"),
         ("/console/store-desk", "代客下单"),
     ],

@@ -43,8 +43,8 @@ class NavItem:
 NAV: tuple[NavItem, ...] = (
     NavItem("dashboard", "nav.dashboard", "/console/dashboard", ready=False),
     NavItem("inventory", "nav.inventory", "/console/inventory", ready=True),
-    NavItem("orders", "nav.orders", "/console/orders", ready=False),
-    NavItem("members", "nav.members", "/console/members", ready=False),
+    NavItem("orders", "nav.orders", "/console/orders", ready=True),
+    NavItem("members", "nav.members", "/console/members", ready=True),
     NavItem("marketing", "nav.marketing", "/console/marketing", ready=False),
     NavItem("store_desk", "nav.store_desk", "/console/store-desk", ready=False),
 )
@@ -73,6 +73,13 @@ def _number(value: int) -> str:
     return f"{value:,}"
 
 
+def _yuan(fen: int) -> str:
+    """Money is kept in integer fen; people read yuan with two decimals."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"
+
+
 def _make_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=TEMPLATE_DIR)
     env = templates.env
@@ -80,6 +87,7 @@ def _make_templates() -> Jinja2Templates:
     env.filters["path_part"] = _path_part
     env.filters["local_time"] = _local_time
     env.filters["number"] = _number
+    env.filters["yuan"] = _yuan
     env.globals["label"] = label
     return templates
 

@@ -18,10 +18,19 @@ from yipan.console.inventory_page import StockSearch, search_stock
 from yipan.console.ledger_page import LedgerView, ledger_view
 from yipan.console.login_page import SignInRedirectRoute, log_out, safe_next
 from yipan.console.login_page import router as login_router
+from yipan.console.member_routes import router as member_pages
 from yipan.console.notice import Notice
+from yipan.console.orders_page import (
+    OrderDetail,
+    OrderList,
+    list_orders,
+    order_detail,
+    read_filters,
+    read_page,
+)
 from yipan.console.paging import MAX_ID, MAX_PAGE, positive_int
 from yipan.console.rendering import NAV, render, wants_fragment
-from yipan.console.user import console_user
+from yipan.console.user import ConsoleUser, console_user, current_user
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.web import EngineDep
 
@@ -102,6 +111,54 @@ def _ledger_page(
     return render(request, "ledger.html", context, section="inventory", status_code=status)
 
 
+def _signed_in(request: Request) -> ConsoleUser:
+    user = current_user(request)
+    assert user is not None  # every page sits behind console_user
+    return user
+
+
+@pages.get("/orders")
+def orders(
+    request: Request,
+    engine: EngineDep,
+    channel: str = "",
+    state: str = "",
+    method: str = "",
+    store: str = "",
+    date_from: Annotated[str, Query(alias="from")] = "",
+    date_to: Annotated[str, Query(alias="to")] = "",
+    page: str | None = None,
+) -> Response:
+    template = "_order_result.html" if wants_fragment(request) else "orders.html"
+    filters, notice = read_filters(
+        channel=channel,
+        state=state,
+        method=method,
+        store=store,
+        date_from=date_from,
+        date_to=date_to,
+    )
+    number, page_notice = read_page(page)
+    notice = notice or page_notice
+    if notice:
+        listing = OrderList(filters=filters, notice=notice)
+    else:
+        with unit_of_work(engine, readonly=True) as session:
+            listing = list_orders(session, _signed_in(request).scope, filters, number)
+    status = listing.notice.status if listing.notice else 200
+    context = {"listing": listing, "notice": listing.notice}
+    return render(request, template, context, section="orders", status_code=status)
+
+
+@pages.get("/orders/{order_id}")
+def order_page(request: Request, engine: EngineDep, order_id: str) -> Response:
+    with unit_of_work(engine, readonly=True) as session:
+        view: OrderDetail = order_detail(session, _signed_in(request).scope, order_id)
+    status = view.notice.status if view.notice else 200
+    context = {"view": view, "notice": view.notice}
+    return render(request, "order_detail.html", context, section="orders", status_code=status)
+
+
 def _coming(section_path: str) -> Callable[[Request], Response]:
     item = COMING[section_path]
 
@@ -120,3 +177,4 @@ router = APIRouter(include_in_schema=False)
 router.include_router(public)
 router.include_router(login_router)
 router.include_router(pages)
+router.include_router(member_pages)

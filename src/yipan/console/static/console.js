@@ -37,14 +37,54 @@
     );
   }
 
+  // A routing decision's candidate plans as horizontal bars, stacked by cost term, best on top.
+  function routingChart(el) {
+    var spec = JSON.parse(el.getAttribute("data-routing-chart"));
+    var chart = echarts.getInstanceByDom(el) || echarts.init(el);
+    var plans = spec.plans.map(function (name, i) {
+      return i === spec.chosen ? name + " (" + spec.chosen_label + ")" : name;
+    });
+    chart.setOption(
+      {
+        animation: false,
+        grid: { left: 8, right: 56, top: 40, bottom: 8, containLabel: true },
+        legend: { top: 0 },
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+        xAxis: { type: "value", name: spec.total_label },
+        yAxis: { type: "category", data: plans, inverse: true },
+        series: spec.series.map(function (s, k) {
+          var last = k === spec.series.length - 1;
+          return {
+            type: "bar",
+            name: s.name,
+            stack: "cost",
+            data: s.values,
+            itemStyle: { color: s.color },
+            label: last
+              ? {
+                  show: true,
+                  position: "right",
+                  formatter: function (p) { return String(spec.totals[p.dataIndex]); },
+                }
+              : { show: false },
+          };
+        }),
+      },
+      true
+    );
+  }
+
+  var CHARTS = "[data-stock-map], [data-routing-chart]";
+
   function draw(root) {
     if (typeof echarts === "undefined") return;
     root.querySelectorAll("[data-stock-map]").forEach(stockMap);
+    root.querySelectorAll("[data-routing-chart]").forEach(routingChart);
   }
 
   function forget(root) {
     if (typeof echarts === "undefined") return;
-    root.querySelectorAll("[data-stock-map]").forEach(function (el) {
+    root.querySelectorAll(CHARTS).forEach(function (el) {
       var chart = echarts.getInstanceByDom(el);
       if (chart) chart.dispose();
     });
@@ -55,7 +95,7 @@
   document.addEventListener("htmx:afterSettle", function (e) { draw(e.detail.target); });
   window.addEventListener("resize", function () {
     if (typeof echarts === "undefined") return;
-    document.querySelectorAll("[data-stock-map]").forEach(function (el) {
+    document.querySelectorAll(CHARTS).forEach(function (el) {
       var chart = echarts.getInstanceByDom(el);
       if (chart) chart.resize();
     });

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from yipan.orders.domain.fulfilment import Kind, State, allowed_actions
@@ -163,22 +164,115 @@ def list_orders(
     state: str | None = None,
     store: str | None = None,
     member_id: str | None = None,
+    method: str | None = None,
+    placed_from: datetime | None = None,
+    placed_before: datetime | None = None,
+    visible_at: Collection[str] | None = None,
     before_id: int | None = None,
+    offset: int = 0,
     limit: int = 50,
 ) -> list[OrderSummary]:
-    """Newest first; page with `before_id` = the last id of the previous page."""
-    stmt = select(Order).order_by(Order.id.desc()).limit(limit)
-    if channel:
-        stmt = stmt.where(Order.channel == channel)
-    if state:
-        stmt = stmt.where(Order.state == state)
-    if store:
-        stmt = stmt.where(Order.store == store)
-    if member_id:
-        stmt = stmt.where(Order.member_id == member_id)
+    """Newest first; page with `before_id` = the last id of the previous page (or `offset`).
+
+    `method`: orders with at least one line fulfilled that way. `placed_from` ≤ placed_at <
+    `placed_before`. `visible_at`: orders sold at one of these nodes or with a fulfilment at one
+    of them (a data scope); an empty collection matches nothing.
+    """
+    stmt = select(Order).order_by(Order.id.desc()).offset(offset).limit(limit)
+    stmt = stmt.where(
+        *_order_filters(
+            channel=channel,
+            state=state,
+            store=store,
+            member_id=member_id,
+            method=method,
+            placed_from=placed_from,
+            placed_before=placed_before,
+            visible_at=visible_at,
+        )
+    )
     if before_id is not None:
         stmt = stmt.where(Order.id < before_id)
     return [_summary(o) for o in session.scalars(stmt)]
+
+
+def count_orders(
+    session: Session,
+    *,
+    channel: str | None = None,
+    state: str | None = None,
+    store: str | None = None,
+    member_id: str | None = None,
+    method: str | None = None,
+    placed_from: datetime | None = None,
+    placed_before: datetime | None = None,
+    visible_at: Collection[str] | None = None,
+) -> int:
+    """How many orders `list_orders` pages through with the same filters."""
+    stmt = (
+        select(func.count())
+        .select_from(Order)
+        .where(
+            *_order_filters(
+                channel=channel,
+                state=state,
+                store=store,
+                member_id=member_id,
+                method=method,
+                placed_from=placed_from,
+                placed_before=placed_before,
+                visible_at=visible_at,
+            )
+        )
+    )
+    return session.scalar(stmt) or 0
+
+
+def _order_filters(
+    *,
+    channel: str | None,
+    state: str | None,
+    store: str | None,
+    member_id: str | None,
+    method: str | None,
+    placed_from: datetime | None,
+    placed_before: datetime | None,
+    visible_at: Collection[str] | None,
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if channel:
+        where.append(Order.channel == channel)
+    if state:
+        where.append(Order.state == state)
+    if store:
+        where.append(Order.store == store)
+    if member_id:
+        where.append(Order.member_id == member_id)
+    if method:
+        where.append(exists().where(OrderLine.order_id == Order.id, OrderLine.method == method))
+    if placed_from is not None:
+        where.append(Order.placed_at >= placed_from)
+    if placed_before is not None:
+        where.append(Order.placed_at < placed_before)
+    if visible_at is not None:
+        codes = sorted(set(visible_at))
+        where.append(
+            or_(
+                Order.store.in_(codes),
+                exists().where(Fulfilment.order_id == Order.id, Fulfilment.node.in_(codes)),
+            )
+        )
+    return where
+
+
+def members_of(session: Session, order_ids: Collection[int]) -> dict[int, str | None]:
+    """The member each order was placed under (None for a guest), for a page of summaries."""
+    if not order_ids:
+        return {}
+    rows = session.execute(
+        select(Order.id, Order.member_id).where(Order.id.in_(sorted(set(order_ids))))
+    )
+    return {row.id: row.member_id for row in rows}
 
 
 def list_fulfilments(
