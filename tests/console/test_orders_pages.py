@@ -357,10 +357,10 @@ def test_the_orders_service_filters_by_method_dates_and_visible_nodes(
     console, placed = placed_world
     engine = console.engine
     with unit_of_work(engine, readonly=True) as session:
-        pickups = queries.list_orders(session, method="pickup")
-        at_sh2 = queries.list_orders(session, visible_at=["ST-SH-2"])
-        nowhere = queries.list_orders(session, visible_at=[])
-        counted = queries.count_orders(session, channel="tmall")
+        pickups = queries.list_orders(session, queries.OrderQuery(method="pickup"))
+        at_sh2 = queries.list_orders(session, queries.OrderQuery(visible_at=["ST-SH-2"]))
+        nowhere = queries.list_orders(session, queries.OrderQuery(visible_at=[]))
+        counted = queries.count_orders(session, queries.OrderQuery(channel="tmall"))
         paged = queries.list_orders(session, offset=1, limit=2)
         everything = queries.list_orders(session)
         members = queries.members_of(session, [placed.pickup, placed.online])

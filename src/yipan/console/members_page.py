@@ -76,7 +76,7 @@ def in_scope(session: Session, view: Member360, visible: frozenset[str] | None) 
     if view.profile.store is not None and view.profile.store in visible:
         return True
     return any(
-        orders.count_orders(session, member_id=member_id, visible_at=visible) > 0
+        orders.count_orders(session, orders.OrderQuery(member_id=member_id, visible_at=visible)) > 0
         for member_id in member_ids_of(view)
     )
 

@@ -4,7 +4,7 @@ what the signed-in user's data scope may see.
 Read through the orders service (`queries`) and inventory's node service only. The scope is
 enforced here, not in the templates: HQ (scope `all`) sees every order; a store's staff see the
 orders sold at their store or with a fulfilment there; a region manager sees the orders sold at,
-or fulfilled from, a node in their province. `list_orders(visible_at=…)` filters by both the
+or fulfilled from, a node in their province. `OrderQuery(visible_at=…)` filters by both the
 order's store and its fulfilments' nodes, so the list and the detail page agree. An order outside
 the scope answers exactly as an unknown one (404), so its existence is not revealed.
 """
@@ -169,21 +169,21 @@ class OrderList:
 
 def list_orders(session: Session, scope: Scope, filters: OrderFilters, page: int) -> OrderList:
     """One page of the orders `scope` sees that match `filters`, newest first."""
-    criteria: dict[str, Any] = {
-        "channel": filters.channel or None,
-        "state": filters.state or None,
-        "method": filters.method or None,
-        "store": filters.store or None,
-        "placed_from": filters.placed_from,
-        "placed_before": filters.placed_before,
-        "visible_at": visible_nodes(session, scope),
-    }
-    total = queries.count_orders(session, **criteria)
+    query = queries.OrderQuery(
+        channel=filters.channel or None,
+        state=filters.state or None,
+        method=filters.method or None,
+        store=filters.store or None,
+        placed_from=filters.placed_from,
+        placed_before=filters.placed_before,
+        visible_at=visible_nodes(session, scope),
+    )
+    total = queries.count_orders(session, query)
     paging = pager(total, page)
     if page > paging.pages:
         notice = Notice("inventory.page_past_end", {"page": page, "pages": paging.pages}, 404)
         return OrderList(filters=filters, notice=notice)
-    summaries = queries.list_orders(session, **criteria, offset=paging.offset, limit=PAGE_SIZE)
+    summaries = queries.list_orders(session, query, offset=paging.offset, limit=PAGE_SIZE)
     members = queries.members_of(session, [s.id for s in summaries])
     rows = [OrderRow(s, members.get(s.id)) for s in summaries]
     return OrderList(filters=filters, rows=rows, pager=paging)

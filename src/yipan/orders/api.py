@@ -95,15 +95,8 @@ def list_orders(
 ) -> list[OrderSummary]:
     """Newest first. Page on with `before_id` set to the last id of the previous page."""
     with unit_of_work(engine, readonly=True) as session:
-        return queries.list_orders(
-            session,
-            channel=channel,
-            state=state,
-            store=store,
-            member_id=member_id,
-            before_id=before_id,
-            limit=limit,
-        )
+        query = queries.OrderQuery(channel=channel, state=state, store=store, member_id=member_id)
+        return queries.list_orders(session, query, before_id=before_id, limit=limit)
 
 
 @router.get("/orders/{order_id}")

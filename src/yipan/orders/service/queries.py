@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -157,112 +158,71 @@ def get_fulfilment(session: Session, fulfilment_id: int) -> FulfilmentOut:
     return fulfilment_outs(session, [f])[0]
 
 
-def list_orders(
-    session: Session,
-    *,
-    channel: str | None = None,
-    state: str | None = None,
-    store: str | None = None,
-    member_id: str | None = None,
-    method: str | None = None,
-    placed_from: datetime | None = None,
-    placed_before: datetime | None = None,
-    visible_at: Collection[str] | None = None,
-    before_id: int | None = None,
-    offset: int = 0,
-    limit: int = 50,
-) -> list[OrderSummary]:
-    """Newest first; page with `before_id` = the last id of the previous page (or `offset`).
+@dataclass(frozen=True)
+class OrderQuery:
+    """Which orders to list or count; every filter left out matches everything.
 
     `method`: orders with at least one line fulfilled that way. `placed_from` ≤ placed_at <
     `placed_before`. `visible_at`: orders sold at one of these nodes or with a fulfilment at one
     of them (a data scope); an empty collection matches nothing.
     """
-    stmt = select(Order).order_by(Order.id.desc()).offset(offset).limit(limit)
-    stmt = stmt.where(
-        *_order_filters(
-            channel=channel,
-            state=state,
-            store=store,
-            member_id=member_id,
-            method=method,
-            placed_from=placed_from,
-            placed_before=placed_before,
-            visible_at=visible_at,
-        )
-    )
+
+    channel: str | None = None
+    state: str | None = None
+    store: str | None = None
+    member_id: str | None = None
+    method: str | None = None
+    placed_from: datetime | None = None
+    placed_before: datetime | None = None
+    visible_at: Collection[str] | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.channel:
+            where.append(Order.channel == self.channel)
+        if self.state:
+            where.append(Order.state == self.state)
+        if self.store:
+            where.append(Order.store == self.store)
+        if self.member_id:
+            where.append(Order.member_id == self.member_id)
+        if self.method:
+            where.append(
+                exists().where(OrderLine.order_id == Order.id, OrderLine.method == self.method)
+            )
+        if self.placed_from is not None:
+            where.append(Order.placed_at >= self.placed_from)
+        if self.placed_before is not None:
+            where.append(Order.placed_at < self.placed_before)
+        if self.visible_at is not None:
+            codes = sorted(set(self.visible_at))
+            where.append(
+                or_(
+                    Order.store.in_(codes),
+                    exists().where(Fulfilment.order_id == Order.id, Fulfilment.node.in_(codes)),
+                )
+            )
+        return where
+
+
+def list_orders(
+    session: Session,
+    query: OrderQuery = OrderQuery(),
+    *,
+    before_id: int | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> list[OrderSummary]:
+    """Newest first; page with `before_id` = the last id of the previous page (or `offset`)."""
+    stmt = select(Order).where(*query.conditions()).order_by(Order.id.desc())
     if before_id is not None:
         stmt = stmt.where(Order.id < before_id)
-    return [_summary(o) for o in session.scalars(stmt)]
+    return [_summary(o) for o in session.scalars(stmt.offset(offset).limit(limit))]
 
 
-def count_orders(
-    session: Session,
-    *,
-    channel: str | None = None,
-    state: str | None = None,
-    store: str | None = None,
-    member_id: str | None = None,
-    method: str | None = None,
-    placed_from: datetime | None = None,
-    placed_before: datetime | None = None,
-    visible_at: Collection[str] | None = None,
-) -> int:
-    """How many orders `list_orders` pages through with the same filters."""
-    stmt = (
-        select(func.count())
-        .select_from(Order)
-        .where(
-            *_order_filters(
-                channel=channel,
-                state=state,
-                store=store,
-                member_id=member_id,
-                method=method,
-                placed_from=placed_from,
-                placed_before=placed_before,
-                visible_at=visible_at,
-            )
-        )
-    )
-    return session.scalar(stmt) or 0
-
-
-def _order_filters(
-    *,
-    channel: str | None,
-    state: str | None,
-    store: str | None,
-    member_id: str | None,
-    method: str | None,
-    placed_from: datetime | None,
-    placed_before: datetime | None,
-    visible_at: Collection[str] | None,
-) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
-    if channel:
-        where.append(Order.channel == channel)
-    if state:
-        where.append(Order.state == state)
-    if store:
-        where.append(Order.store == store)
-    if member_id:
-        where.append(Order.member_id == member_id)
-    if method:
-        where.append(exists().where(OrderLine.order_id == Order.id, OrderLine.method == method))
-    if placed_from is not None:
-        where.append(Order.placed_at >= placed_from)
-    if placed_before is not None:
-        where.append(Order.placed_at < placed_before)
-    if visible_at is not None:
-        codes = sorted(set(visible_at))
-        where.append(
-            or_(
-                Order.store.in_(codes),
-                exists().where(Fulfilment.order_id == Order.id, Fulfilment.node.in_(codes)),
-            )
-        )
-    return where
+def count_orders(session: Session, query: OrderQuery = OrderQuery()) -> int:
+    """How many orders `list_orders` pages through for the same query."""
+    return session.scalar(select(func.count()).select_from(Order).where(*query.conditions())) or 0
 
 
 def members_of(session: Session, order_ids: Collection[int]) -> dict[int, str | None]:
