@@ -5,45 +5,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.console.staff import Staff, staff_console
 from tests.orders import world
-from yipan.app import create_app
-from yipan.auth.domain import Principal, Role
-from yipan.auth.schemas import UserIn
-from yipan.auth.service import login, sessions, users
+from yipan.auth.domain import Role
 from yipan.kernel.db import unit_of_work
 from yipan.members.schemas import IdentityIn, SourceRecordIn
 from yipan.members.service import ingest, profile, review
 from yipan.orders.schemas import OrderIn
 from yipan.orders.service import capture
 
-PASSWORD = "correct horse battery"
 PHONE = "13912345678"
 OTHER_PHONE = "13687654321"
-
-
-@dataclass
-class Desk:
-    """The console on a fresh database, and a way to be signed in as one of its users."""
-
-    engine: Engine
-    client: TestClient
-    tokens: dict[str, str]
-
-    def as_(self, username: str) -> TestClient:
-        self.client.cookies.clear()
-        self.client.cookies.set(
-            sessions.SESSION_COOKIE, self.tokens[username], domain="testserver.local"
-        )
-        return self.client
-
-    def csrf(self, username: str) -> str:
-        return sessions.csrf_token_for(self.tokens[username])
 
 
 STAFF = [
@@ -56,25 +32,9 @@ STAFF = [
 
 
 @pytest.fixture
-def desk(engine: Engine) -> Iterator[Desk]:
-    world.build(engine)
-    tokens: dict[str, str] = {}
-    with unit_of_work(engine) as session:
-        for username, role, scope in STAFF:
-            user_in = UserIn(
-                username=username,
-                display_name=username,
-                role=role,
-                scope_value=scope,
-                password=PASSWORD,
-            )
-            users.create_user(session, user_in, by=Principal.system("members page tests"))
-    for username, _role, _scope in STAFF:
-        with unit_of_work(engine) as session:
-            signed_in = login.authenticate(session, username, PASSWORD).unwrap()
-        tokens[username] = sessions.issue_session_token(signed_in)
-    with TestClient(create_app(engine, background=False)) as client:
-        yield Desk(engine, client, tokens)
+def desk(engine: Engine) -> Iterator[Staff]:
+    with staff_console(engine, STAFF) as signed_in:
+        yield signed_in
 
 
 def member(engine: Engine, source: str, record_id: str, name: str, **identities: str) -> str:
@@ -129,7 +89,7 @@ def notice(html: str) -> str:
 # --- search and the 360 view -----------------------------------------------------------------
 
 
-def test_a_phone_in_two_spellings_finds_the_member(desk: Desk) -> None:
+def test_a_phone_in_two_spellings_finds_the_member(desk: Staff) -> None:
     wang = member(desk.engine, "pos", "card-1", "王芳", phone=PHONE, pos_card="6200 0001")
     client = desk.as_("hq")
 
@@ -143,7 +103,7 @@ def test_a_phone_in_two_spellings_finds_the_member(desk: Desk) -> None:
     assert re.findall(r'data-testid="member-link">([^<]+)<', by_id.text) == [wang]
 
 
-def test_an_unknown_phone_or_a_query_that_is_no_phone_says_so_in_plain_words(desk: Desk) -> None:
+def test_an_unknown_phone_or_a_query_that_is_no_phone_says_so_in_plain_words(desk: Staff) -> None:
     member(desk.engine, "pos", "card-1", "王芳", phone=PHONE)
     client = desk.as_("hq")
 
@@ -159,7 +119,7 @@ def test_an_unknown_phone_or_a_query_that_is_no_phone_says_so_in_plain_words(des
     assert 'data-testid="empty"' in empty.text
 
 
-def test_the_360_page_shows_profile_masked_identities_tier_points_and_orders(desk: Desk) -> None:
+def test_the_360_page_shows_profile_masked_identities_tier_points_and_orders(desk: Staff) -> None:
     wang = member(desk.engine, "pos", "card-1", "王芳", phone=PHONE)
     pickup_order(desk.engine, "TM-360", wang, "ST-SH-1")
 
@@ -178,7 +138,7 @@ def test_the_360_page_shows_profile_masked_identities_tier_points_and_orders(des
     assert 'data-testid="no-merges"' in html
 
 
-def test_a_merged_away_id_shows_its_survivor_with_a_note(desk: Desk) -> None:
+def test_a_merged_away_id_shows_its_survivor_with_a_note(desk: Staff) -> None:
     pos, online = bridged(desk.engine)
 
     response = desk.as_("hq").get(f"/console/members/{online}")
@@ -191,7 +151,7 @@ def test_a_merged_away_id_shows_its_survivor_with_a_note(desk: Desk) -> None:
     assert pos in note.group(1)
 
 
-def test_an_unknown_member_id_is_a_plain_404(desk: Desk) -> None:
+def test_an_unknown_member_id_is_a_plain_404(desk: Staff) -> None:
     for asked in ("M0000099999", "not-an-id"):
         response = desk.as_("hq").get(f"/console/members/{asked}")
         assert response.status_code == 404
@@ -202,7 +162,7 @@ def test_an_unknown_member_id_is_a_plain_404(desk: Desk) -> None:
 
 
 def test_a_store_manager_cannot_open_a_member_who_only_bought_at_another_store(
-    desk: Desk,
+    desk: Staff,
 ) -> None:
     wang = member(desk.engine, "pos", "card-1", "王芳", phone=PHONE)
     pickup_order(desk.engine, "TM-1", wang, "ST-SH-1")
@@ -221,7 +181,7 @@ def test_a_store_manager_cannot_open_a_member_who_only_bought_at_another_store(
     assert re.findall(r'data-testid="member-link">([^<]+)<', found.text) == [wang]
 
 
-def test_a_member_without_orders_is_seen_by_hq_only(desk: Desk) -> None:
+def test_a_member_without_orders_is_seen_by_hq_only(desk: Staff) -> None:
     wang = member(desk.engine, "pos", "card-1", "王芳", phone=PHONE)
 
     assert desk.as_("guide1").get(f"/console/members/{wang}").status_code == 404
@@ -231,7 +191,7 @@ def test_a_member_without_orders_is_seen_by_hq_only(desk: Desk) -> None:
 # --- the review queue and un-merging -----------------------------------------------------------
 
 
-def test_a_marketer_accepts_a_review_with_the_csrf_token(desk: Desk) -> None:
+def test_a_marketer_accepts_a_review_with_the_csrf_token(desk: Staff) -> None:
     zhang, li, review_id = conflict(desk.engine)
     client = desk.as_("mkt")
     queue = client.get("/console/members/reviews")
@@ -254,7 +214,7 @@ def test_a_marketer_accepts_a_review_with_the_csrf_token(desk: Desk) -> None:
         assert profile.get_member(session, li).id == zhang
 
 
-def test_a_marketer_rejects_a_review_and_the_two_stay_apart(desk: Desk) -> None:
+def test_a_marketer_rejects_a_review_and_the_two_stay_apart(desk: Staff) -> None:
     zhang, li, review_id = conflict(desk.engine)
 
     decided = desk.as_("mkt").post(
@@ -280,7 +240,7 @@ def test_a_marketer_rejects_a_review_and_the_two_stay_apart(desk: Desk) -> None:
 
 @pytest.mark.parametrize("token", ["", "forged-token"])
 def test_a_decision_without_the_sessions_csrf_token_is_refused_and_writes_nothing(
-    desk: Desk, token: str
+    desk: Staff, token: str
 ) -> None:
     _zhang, _li, review_id = conflict(desk.engine)
 
@@ -298,7 +258,7 @@ def test_a_decision_without_the_sessions_csrf_token_is_refused_and_writes_nothin
     ("reason", "says"), [("", "请填写原因"), ("   ", "请填写原因"), ("长" * 501, "最长 500 个字符")]
 )
 def test_an_empty_or_too_long_reason_is_refused_with_a_message_and_writes_nothing(
-    desk: Desk, reason: str, says: str
+    desk: Staff, reason: str, says: str
 ) -> None:
     _zhang, _li, review_id = conflict(desk.engine)
 
@@ -313,7 +273,7 @@ def test_an_empty_or_too_long_reason_is_refused_with_a_message_and_writes_nothin
     assert open_reviews(desk.engine) == [review_id]
 
 
-def test_an_unknown_review_is_a_plain_404(desk: Desk) -> None:
+def test_an_unknown_review_is_a_plain_404(desk: Staff) -> None:
     conflict(desk.engine)
     for review_id in ("999999", "abc"):
         refused = desk.as_("mkt").post(
@@ -325,7 +285,7 @@ def test_an_unknown_review_is_a_plain_404(desk: Desk) -> None:
     assert len(open_reviews(desk.engine)) == 1
 
 
-def test_a_store_guide_sees_no_merge_buttons_and_may_not_merge(desk: Desk) -> None:
+def test_a_store_guide_sees_no_merge_buttons_and_may_not_merge(desk: Staff) -> None:
     _zhang, _li, review_id = conflict(desk.engine)
     pos, _online = bridged(desk.engine)
     pickup_order(desk.engine, "TM-9", pos, "ST-SH-1")
@@ -352,7 +312,7 @@ def test_a_store_guide_sees_no_merge_buttons_and_may_not_merge(desk: Desk) -> No
     assert unmerge.status_code == 403
 
 
-def test_a_marketer_undoes_a_merge_from_the_360_page(desk: Desk) -> None:
+def test_a_marketer_undoes_a_merge_from_the_360_page(desk: Staff) -> None:
     pos, online = bridged(desk.engine)
     client = desk.as_("mkt")
     with unit_of_work(desk.engine, readonly=True) as session:

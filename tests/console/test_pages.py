@@ -169,7 +169,6 @@ def test_the_ledger_of_an_unknown_node_or_sku_says_which(client: TestClient, dem
     [
         ("/console/dashboard", "全渠道关键指标"),
         ("/console/marketing", "优惠券"),
-        ("/console/store-desk", "代客下单"),
     ],
 )
 def test_sections_not_built_yet_say_what_they_will_do(

@@ -14,8 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
-from yipan.auth.errors import CsrfFailed
-from yipan.auth.service import sessions
+from yipan.console.forms import csrf_ok
 from yipan.console.login_page import SignInRedirectRoute
 from yipan.console.members_page import (
     MERGE_PERMISSION,
@@ -76,9 +75,7 @@ def _write_refusal(request: Request, user: ConsoleUser, csrf_token: str) -> Resp
     """A plain 403 page unless the user may merge and the form carries the session's token."""
     if not user.principal.may(MERGE_PERMISSION):
         return _refused(request, "members.may_not_merge", 403)
-    try:
-        sessions.check_csrf(request.cookies.get(sessions.SESSION_COOKIE, ""), csrf_token)
-    except CsrfFailed:
+    if not csrf_ok(request, csrf_token):
         return _refused(request, "members.form_expired", 403)
     return None
 

@@ -46,7 +46,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("orders", "nav.orders", "/console/orders", ready=True),
     NavItem("members", "nav.members", "/console/members", ready=True),
     NavItem("marketing", "nav.marketing", "/console/marketing", ready=False),
-    NavItem("store_desk", "nav.store_desk", "/console/store-desk", ready=False),
+    NavItem("store_desk", "nav.store_desk", "/console/desk", ready=True),
 )
 
 

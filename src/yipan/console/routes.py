@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from yipan.console.desk_routes import router as desk_pages
 from yipan.console.i18n import LANG_COOKIE, pick_lang
 from yipan.console.inventory_page import StockSearch, search_stock
 from yipan.console.ledger_page import LedgerView, ledger_view
@@ -178,3 +179,4 @@ router.include_router(public)
 router.include_router(login_router)
 router.include_router(pages)
 router.include_router(member_pages)
+router.include_router(desk_pages)
