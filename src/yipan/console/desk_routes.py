@@ -37,7 +37,7 @@ from yipan.console.desk_page import (
 from yipan.console.forms import csrf_ok
 from yipan.console.login_page import SignInRedirectRoute
 from yipan.console.notice import Notice
-from yipan.console.paging import MAX_ID, positive_int
+from yipan.console.paging import record_id
 from yipan.console.rendering import render
 from yipan.console.user import ConsoleUser, SignedIn, console_user
 from yipan.kernel.db import unit_of_work
@@ -115,18 +115,11 @@ def desk(
     key = DONE_NOTICES.get(done)
     notice = Notice(key) if key else None
     with unit_of_work(engine, readonly=True) as session:
-        number = _id(returned_id)
+        number = record_id(returned_id)
         if number is not None:
             notice = returned(session, number) or notice
         returns_desk = return_desk(session, order)
     return _desk(request, engine, chosen, notice or returns_desk.notice, returns_desk)
-
-
-def _id(raw: str) -> int | None:
-    try:
-        return positive_int(raw, default=None, ceiling=MAX_ID)
-    except ValueError:
-        return None
 
 
 def _refusal(request: Request, user: ConsoleUser, store: str, csrf_token: str) -> Response | str:
@@ -163,7 +156,7 @@ def _on_pickup(
     chosen = _refusal(request, user, store, csrf_token)
     if not isinstance(chosen, str):
         return chosen
-    number = _id(fulfilment_id)
+    number = record_id(fulfilment_id)
     if number is None:
         return _desk(request, engine, chosen, unknown_pickup(fulfilment_id))
     with unit_of_work(engine) as session:

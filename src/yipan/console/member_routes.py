@@ -30,7 +30,7 @@ from yipan.console.members_page import (
     yuan,
 )
 from yipan.console.notice import Notice
-from yipan.console.paging import MAX_ID, MAX_PAGE, positive_int
+from yipan.console.paging import MAX_PAGE, positive_int, record_id
 from yipan.console.rendering import render
 from yipan.console.user import ConsoleUser, SignedIn, console_user
 from yipan.kernel.db import unit_of_work
@@ -131,10 +131,7 @@ def members_review_decision(
         return refusal
     if verdict not in ("accept", "reject"):
         return _refused(request, "members.unknown_decision", 404)
-    try:
-        number = positive_int(review_id, default=None, ceiling=MAX_ID)
-    except ValueError:
-        number = None
+    number = record_id(review_id)
     checked = checked_reason(reason)
     outcome: object = checked
     if number is None:
@@ -183,10 +180,7 @@ def members_unmerge(
     refusal = _write_refusal(request, user, csrf_token)
     if refusal is not None:
         return refusal
-    try:
-        number = positive_int(merge_id, default=None, ceiling=MAX_ID)
-    except ValueError:
-        number = None
+    number = record_id(merge_id)
     checked = checked_reason(reason)
     with unit_of_work(engine) as session:
         shown = member_page(session, member_id, user.scope)

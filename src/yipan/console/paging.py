@@ -27,6 +27,15 @@ def positive_int(raw: str | None, *, default: int | None, ceiling: int) -> int |
     return number
 
 
+def record_id(raw: str) -> int | None:
+    """A row id from a path or a form, or None when `raw` is not one (blank, not a number, out
+    of range): the caller answers "no such thing" either way."""
+    try:
+        return positive_int(raw, default=None, ceiling=MAX_ID)
+    except ValueError:
+        return None
+
+
 @dataclass(frozen=True)
 class Pager:
     page: int

@@ -231,7 +231,12 @@ def _holder(session: Session, member_id: str) -> Member:
 
 
 def _writable(session: Session, member_id: str) -> Member:
-    member = _holder(session, member_id)
+    return _writable_holder(session, store.load_member(session, member_id), member_id)
+
+
+def _writable_holder(session: Session, loaded: Member, member_id: str) -> Member:
+    """The member holding `loaded`'s points now, unless erased."""
+    member = store.holder(session, loaded)
     if member.status == store.ERASED:
         raise ErasedMember(f"member {member_id} was erased", member_id=member_id)
     return member
@@ -311,8 +316,8 @@ def earn_for_sale(
 ) -> EarnResult:
     """Points for a completed sale at the member's tier; the same sale earns once."""
     policy = policy or default_policy()
-    origin = store.load_member(session, member_id)
-    member = _writable(session, member_id)
+    origin = store.load_member(session, member_id)  # the id the sale was made under
+    member = _writable_holder(session, origin, member_id)
     own = store.public_id(member.id)
     booked = session.scalar(select(PointsEarning).where(PointsEarning.sale_ref == sale_ref))
     if booked is not None:
