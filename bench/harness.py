@@ -20,8 +20,11 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, text
 
+from yipan.auth.domain import Principal, Role
+from yipan.auth.schemas import ApiKeyIn
+from yipan.auth.service import keys
 from yipan.kernel import migrate
-from yipan.kernel.db import make_engine
+from yipan.kernel.db import make_engine, unit_of_work
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/yipan_bench"
 
@@ -103,6 +106,21 @@ def _worker_main(
         queue.put(target(url, worker, seconds, barrier))
     except Exception as exc:  # report, so the parent does not hang waiting
         queue.put(f"{type(exc).__name__}: {exc}")
+
+
+def integration_key(engine: Engine) -> str:
+    """A new API key of an integration that sees the whole chain: what a load generator sends."""
+    with unit_of_work(engine) as session:
+        created = keys.create_api_key(
+            session,
+            ApiKeyIn(name="benchmark load generator", role=Role.INTEGRATOR),
+            by=Principal.system("bench"),
+        )
+    return created.key
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 def percentiles(samples_ms: Sequence[float]) -> dict[str, float]:

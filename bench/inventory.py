@@ -23,6 +23,8 @@ from sqlalchemy import Engine, func, select
 
 from bench.harness import (
     DEFAULT_PG,
+    bearer,
+    integration_key,
     log,
     percentiles,
     run_on_both_backends,
@@ -180,7 +182,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def atp_near_latency(url: str, node_list: list[Any], requests: int) -> dict[str, float]:
+def atp_near_latency(url: str, key: str, node_list: list[Any], requests: int) -> dict[str, float]:
     """p50/p99 of GET /api/v1/atp/{sku}/near (50 km) through a real uvicorn server."""
     port = free_port()
     env = {**os.environ, "YIPAN_DATABASE_URL": url}
@@ -200,7 +202,7 @@ def atp_near_latency(url: str, node_list: list[Any], requests: int) -> dict[str,
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=10) as client:
+        with httpx.Client(base_url=base, headers=bearer(key), timeout=10) as client:
             for _ in range(200):
                 try:
                     if client.get("/health").status_code == 200:
@@ -324,7 +326,7 @@ def run_backend(name: str, url: str, engine: Engine, seconds: float) -> dict[str
     figures.update(drain_outbox(engine))
 
     log(f"{name}: ATP near a point through HTTP")
-    figures.update(atp_near_latency(url, data["nodes"], requests=2000))
+    figures.update(atp_near_latency(url, integration_key(engine), data["nodes"], requests=2000))
 
     log(f"{name}: POS batch ingest, one uploader")
     done, refused, elapsed = run_workers(pos_worker, url, 1, seconds)

@@ -31,6 +31,7 @@ from sqlalchemy import Engine, func, select, text
 from bench.harness import (
     BackendCpu,
     api_server,
+    integration_key,
     log,
     percentiles,
     process_tree_cpu,
@@ -76,6 +77,7 @@ class World:
     ship_nodes: list[str]
     skus: list[str]  # SKUs with ATP at a node that ships
     prices: dict[str, int]  # list price of each of them
+    api_key: str  # the integration key the clients send
 
 
 def build(engine: Engine) -> World:
@@ -101,6 +103,7 @@ def build(engine: Engine) -> World:
         ship_nodes=[n.code for n in nodes if n.can_ship],
         skus=[s.code for s in skus],
         prices={s.code: s.list_price_fen for s in skus},
+        api_key=integration_key(engine),
     )
 
 
@@ -234,8 +237,9 @@ def order_body(
 class Connection:
     """HTTP/1.1 keep-alive over asyncio streams: just enough for POST and a Content-Length body."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, key: str) -> None:
         self.port = port
+        self.key = key
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -245,7 +249,7 @@ class Connection:
         assert self.reader is not None
         head = (
             f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"Authorization: Bearer {self.key}\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
         try:
             self.writer.write(head + body)
@@ -286,7 +290,7 @@ def _outcome(status: int, payload: bytes) -> str:
 
 async def _client(load: Load, n: int, report: ClientReport, measure_from: float) -> None:
     rng = random.Random(f"{load.tag}-{n}")
-    conn = Connection(load.port)
+    conn = Connection(load.port, load.world.api_key)
     end = measure_from + load.seconds
     i = refusals_in_a_row = 0
     while True:

@@ -43,8 +43,10 @@ from sqlalchemy import Engine, func, select
 
 from bench.harness import (
     api_server,
+    bearer,
     fresh_postgres,
     fresh_sqlite,
+    integration_key,
     log,
     machine,
     percentiles,
@@ -692,7 +694,11 @@ def member_360(url: str, engine: Engine, world: World, members: list[str]) -> di
     orders_seen: list[int] = []
     with (
         api_server(url, workers=1) as (port, _pid),
-        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client,
+        httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers=bearer(integration_key(engine)),
+            timeout=30,
+        ) as client,
     ):
         for member in members:
             for n in range(ORDERS_PER_MEMBER):

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from yipan import __version__
 from yipan.auth.api import router as auth_router
+from yipan.auth.trail import AuditMiddleware, AuditTrail
 from yipan.catalog.api import router as catalog_router
 from yipan.channels.api import router as channels_router
 from yipan.console import STATIC_DIR as CONSOLE_STATIC_DIR
@@ -22,6 +23,7 @@ from yipan.events.api import router as events_router
 from yipan.inventory.api import router as inventory_router
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import make_engine
+from yipan.kernel.periodic import PeriodicJob
 from yipan.kernel.web import install_error_handlers
 from yipan.members.api import router as members_router
 from yipan.orders.api import router as orders_router
@@ -36,13 +38,20 @@ def create_app(engine: Engine | None = None, *, background: bool = True) -> Fast
     # One connection per request thread, and two for the background jobs (outbox, sweepers).
     engine = engine or make_engine(settings.database_url, pool_size=settings.http_threads + 2)
     jobs = Background(engine, settings) if background else None
+    trail = AuditTrail(engine, gathered=background)
+    trail_writer = PeriodicJob("audit-trail", 1.0, trail.flush) if background else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.http_threads
         if jobs:
             jobs.start()
+        if trail_writer:
+            trail_writer.start()
         yield
+        if trail_writer:
+            trail_writer.stop()
+        trail.flush()
         if jobs:
             jobs.stop()
 
@@ -54,6 +63,7 @@ def create_app(engine: Engine | None = None, *, background: bool = True) -> Fast
     )
     app.state.engine = engine
     install_error_handlers(app)
+    app.add_middleware(AuditMiddleware, trail=trail)
     app.include_router(auth_router)
     app.include_router(catalog_router)
     app.include_router(inventory_router)

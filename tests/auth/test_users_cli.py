@@ -9,9 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from tests import factories
+from yipan.auth.service import keys
 from yipan.cli.main import app
 from yipan.kernel.config import get_settings
-from yipan.kernel.db import make_engine
+from yipan.kernel.db import make_engine, unit_of_work
 
 runner = CliRunner()
 
@@ -70,3 +71,25 @@ def test_refused_users_exit_1_with_the_reason(database: str, args: list[str], co
     assert code in refused.output
     listed = runner.invoke(app, ["users", "list"])
     assert "x1" not in listed.output
+
+
+def test_an_api_key_is_printed_once_and_lets_its_holder_in_within_its_scope(database: str) -> None:
+    engine = make_engine(database)
+    factories.node(engine, "SH-1")
+    made = runner.invoke(
+        app, ["users", "api-key", "till SH-1", "--scope-kind", "store", "--scope", "SH-1", "-q"]
+    )
+    assert made.exit_code == 0, made.output
+    key = made.output.strip()
+    with unit_of_work(engine) as session:
+        principal = keys.authenticate_api_key(session, key)
+    assert (principal.role, principal.scope.kind, principal.scope.value) == (
+        "integrator",
+        "store",
+        "SH-1",
+    )
+    refused = runner.invoke(
+        app, ["users", "api-key", "till", "--scope-kind", "store", "--scope", "NOPE"]
+    )
+    assert refused.exit_code == 1
+    assert "UNKNOWN_STORE" in refused.output

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.access import sign_in
 from yipan.app import create_app
 
 CSV = (
@@ -22,7 +23,7 @@ CSV = (
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     with TestClient(create_app(engine, background=False)) as client:
-        yield client
+        yield sign_in(client)
 
 
 def sku_body(code: str, **overrides: Any) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from tests import factories
+from tests.access import sign_in
 from tests.catalog.test_api import assert_error
 from tests.support import run_in_processes
 from yipan.app import create_app
@@ -178,7 +179,7 @@ def test_windows_overlap_when_they_share_an_instant(
 def client(engine: Engine) -> Iterator[TestClient]:
     factories.sku(engine, "JACKET", list_price_fen=39900)
     with TestClient(create_app(engine, background=False)) as client:
-        yield client
+        yield sign_in(client)
 
 
 def body(**overrides: Any) -> dict[str, Any]:

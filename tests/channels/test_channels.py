@@ -4,6 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.access import sign_in
 from yipan.app import create_app
 from yipan.channels import service
 from yipan.channels.domain import ChannelType, sells_over_the_counter
@@ -38,6 +39,7 @@ def test_a_channel_is_registered_changed_and_replayed_harmlessly(engine: Engine)
 
 def test_the_channel_api(engine: Engine) -> None:
     with TestClient(create_app(engine, background=False)) as client:
+        sign_in(client)
         assert client.put("/api/v1/channels/tmall", json=TMALL).status_code == 200
         pos = {"code": "pos", "name": "门店收银", "type": "pos"}
         assert client.put("/api/v1/channels/pos", json=pos).json()["return_window_days"] == 7

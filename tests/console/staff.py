@@ -11,6 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.access import api_key, bearer
 from tests.orders import world
 from yipan.app import create_app
 from yipan.auth.domain import Principal, Role
@@ -30,6 +31,7 @@ class Staff:
     engine: Engine
     client: TestClient
     tokens: dict[str, str]
+    api_key: str
     lang: str | None = None
 
     def as_(self, username: str) -> TestClient:
@@ -45,7 +47,8 @@ class Staff:
         return sessions.csrf_token_for(self.tokens[username])
 
     def api(self, path: str, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
-        response = self.client.post(f"/api/v1{path}", json=body)
+        # The API as an integration (the HQ's key), whoever is signed in to the console.
+        response = self.client.post(f"/api/v1{path}", json=body, headers=bearer(self.api_key))
         assert response.status_code == status, response.text
         return dict(response.json())
 
@@ -71,4 +74,4 @@ def staff_console(
             signed_in = login.authenticate(session, username, PASSWORD).unwrap()
         tokens[username] = sessions.issue_session_token(signed_in)
     with TestClient(create_app(engine, background=False)) as client:
-        yield Staff(engine, client, tokens, lang)
+        yield Staff(engine, client, tokens, api_key(engine), lang)

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from tests.console.staff import Staff, staff_console
 from tests.orders.world import BEIJING, JEANS, TEE, line, order, stock
 from yipan.auth.domain import Role
-from yipan.auth.service import sessions
+from yipan.auth.service import audit, sessions
 from yipan.console.i18n import LANG_COOKIE
 from yipan.kernel.db import unit_of_work
 from yipan.orders.service import queries
@@ -147,6 +147,23 @@ def test_mark_ready_moves_the_pickup_on_and_says_so(desk: Staff) -> None:
     assert "Marked ready" in done.text
     assert state_of(desk.engine, f) == "ready_for_pickup"
     assert f'data-testid="hand-over-{f}"' in done.text
+
+
+def test_the_desks_writes_are_in_the_audit_log_under_the_signed_in_user(desk: Staff) -> None:
+    _, f = pickup(desk, "MP-AUDIT")
+    form = {"store": "ST-SH-1", "csrf_token": desk.csrf("guide1")}
+    assert desk.as_("guide1").post(f"/console/desk/pickups/{f}/ready", data=form).status_code == 200
+    with unit_of_work(desk.engine, readonly=True) as session:
+        entries = audit.list_audit(session, actor="guide1")
+    writes = [e for e in entries if e.action.startswith("POST ")]  # not the login
+    assert [(e.action, e.target, e.details["status"], e.actor_role) for e in writes] == [
+        (
+            "POST /console/desk/pickups/{fulfilment_id}/ready",
+            f"/console/desk/pickups/{f}/ready",
+            303,  # the form's answer: back to the desk
+            "store_guide",
+        )
+    ]
 
 
 def test_a_wrong_code_is_refused_with_the_attempts_left(desk: Staff) -> None:

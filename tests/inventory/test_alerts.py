@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from tests import factories
+from tests.access import sign_in
 from yipan.app import create_app
 from yipan.events.domain import OutboxMessage
 from yipan.events.models import OutboxEvent
@@ -291,7 +292,7 @@ def test_the_alert_api(pool: Engine) -> None:
     sell(pool, "ST-SH", 6)
     policy(pool, "ST-NJ", reorder_point=6)  # ATP 5 already under 6, but no crossing: no alert
     deliver(pool)
-    client = TestClient(create_app(pool, background=False))
+    client = sign_in(TestClient(create_app(pool, background=False)))
     listed = client.get("/api/v1/alerts", params={"status": "open"})
     assert listed.status_code == 200
     [alert] = listed.json()

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from tests import factories
+from tests.access import sign_in
 from yipan.app import create_app
 from yipan.inventory.models import Movement, Reservation
 from yipan.kernel.db import unit_of_work
@@ -23,7 +24,7 @@ def client(engine: Engine) -> Iterator[TestClient]:
     factories.receive(engine, "TEE", "ST-1", 10)
     factories.receive(engine, "TEE", "WH-SD", 500)
     with TestClient(create_app(engine, background=False)) as client:
-        yield client
+        yield sign_in(client)
 
 
 def writes(engine: Engine) -> tuple[int, int]:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select
 
 from tests import factories
+from tests.access import sign_in
 from yipan.app import create_app
 from yipan.catalog.errors import UnknownSku
 from yipan.events import service as events
@@ -334,7 +335,7 @@ def test_transfers_are_listed_by_status_and_node(pool: Engine) -> None:
 
 
 def test_the_transfer_api(pool: Engine) -> None:
-    client = TestClient(create_app(pool, background=False))
+    client = sign_in(TestClient(create_app(pool, background=False)))
     body = {
         "code": "TR-API",
         "source": "WH-1",

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+from tests.access import sign_in
 from tests.orders import world
 from yipan.app import create_app
 from yipan.events.models import OutboxEvent
@@ -46,7 +47,7 @@ def footprint(engine: Engine) -> tuple[int, ...]:
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     with TestClient(create_app(engine, background=False)) as c:
-        yield c
+        yield sign_in(c)
 
 
 def test_a_pos_and_an_online_record_with_one_phone_become_one_member_showing_both_histories(

@@ -29,9 +29,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from tests import factories
+from tests.access import api_key, bearer
 from tests.orders import world
 from tests.orders.books import assert_books_balance, order_count
 from tests.orders.world import JEANS, LUJIAZUI, PEOPLES_SQUARE, TEE, line, order
+from yipan.auth.domain import Role
 from yipan.kernel.db import unit_of_work
 from yipan.orders.models import Order
 
@@ -132,8 +134,8 @@ class Traffic:
     stop: threading.Event = field(default_factory=threading.Event)
 
 
-def _client(base_url: str, n: int, traffic: Traffic) -> None:
-    with httpx.Client(base_url=base_url, timeout=REQUEST_TIMEOUT) as http:
+def _client(base_url: str, key: str, n: int, traffic: Traffic) -> None:
+    with httpx.Client(base_url=base_url, headers=bearer(key), timeout=REQUEST_TIMEOUT) as http:
         for i in itertools.count():
             if traffic.stop.is_set():
                 return
@@ -171,9 +173,10 @@ def test_orders_acknowledged_before_a_kill_survive_and_lost_answers_replay_safel
     _stock_up(engine)
     traffic = Traffic()
 
+    key = api_key(engine, Role.INTEGRATOR)
     with running_server(database_url, tmp_path / "first.log") as first:
         clients = [
-            threading.Thread(target=_client, args=(first.base_url, n, traffic), daemon=True)
+            threading.Thread(target=_client, args=(first.base_url, key, n, traffic), daemon=True)
             for n in range(CLIENTS)
         ]
         for c in clients:
@@ -193,7 +196,9 @@ def test_orders_acknowledged_before_a_kill_survive_and_lost_answers_replay_safel
 
     with (
         running_server(database_url, tmp_path / "second.log") as second,
-        httpx.Client(base_url=second.base_url, timeout=REQUEST_TIMEOUT) as http,
+        httpx.Client(
+            base_url=second.base_url, headers=bearer(key), timeout=REQUEST_TIMEOUT
+        ) as http,
     ):
         # Every acknowledged order is there, exactly as it was acknowledged.
         for external_id, (_body_sent, acknowledged) in acked.items():

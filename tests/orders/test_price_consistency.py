@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from tests import factories
+from tests.access import sign_in
 from yipan.app import create_app
 from yipan.catalog import prices
 from yipan.catalog.schemas import PriceConsistencyPage, PriceExceptionIn, SkuPriceConsistency
@@ -333,7 +334,7 @@ def test_the_lists_match_judging_every_sku(shop: Engine) -> None:
 @pytest.fixture
 def client(shop: Engine) -> Iterator[TestClient]:
     with TestClient(create_app(shop, background=False)) as client:
-        yield client
+        yield sign_in(client)
 
 
 def test_the_report_over_http(shop: Engine, client: TestClient) -> None:

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from tests import factories
+from tests.access import sign_in
 from yipan.app import create_app
 from yipan.channels import service as channels
 from yipan.channels.schemas import ChannelIn
@@ -80,7 +81,7 @@ def build(engine: Engine) -> None:
 def client(engine: Engine) -> Iterator[TestClient]:
     build(engine)
     with TestClient(create_app(engine, background=False)) as c:
-        yield c
+        yield sign_in(c)
 
 
 def line(sku: str = TEE, qty: int = 1, price: int = 9900, **extra: Any) -> dict[str, Any]:

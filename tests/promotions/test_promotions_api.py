@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.access import sign_in
 from tests.promotions.stored import (
     LIVE_DROP,
     MANJIAN,
@@ -30,7 +31,7 @@ from yipan.promotions.models import CouponRow, PromotionRow
 @pytest.fixture
 def client(engine: Engine) -> Iterator[TestClient]:
     with TestClient(create_app(engine, background=False)) as client:
-        yield client
+        yield sign_in(client)
 
 
 def ok(response: Any, status: int = 200) -> Any:

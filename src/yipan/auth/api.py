@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 
 from yipan.auth.domain import Principal, is_known_action, permissions_of
 from yipan.auth.errors import Forbidden, NotAuthenticated
@@ -60,9 +61,25 @@ def current_principal(
     session_token: Annotated[str | None, Depends(_cookie)],
 ) -> Principal:
     """Who is calling, from an API key or the session cookie; 401 when neither is good."""
+    principal = _known_caller(request, engine, bearer, session_token)
+    # The audit trail (yipan.auth.trail) reads it back once the request has been answered.
+    request.state.principal = principal
+    return principal
+
+
+def _known_caller(
+    request: Request,
+    engine: Engine,
+    bearer: HTTPAuthorizationCredentials | None,
+    session_token: str | None,
+) -> Principal:
     if bearer is not None:
-        with unit_of_work(engine) as session:
-            return keys.authenticate_api_key(session, bearer.credentials)
+        known = keys.recently_checked(bearer.credentials)
+        if known is None:
+            with unit_of_work(engine) as session:
+                known = keys.authenticate_api_key(session, bearer.credentials)
+            keys.remember_checked(bearer.credentials, known)
+        return known
     if session_token:
         if request.method not in _SAFE_METHODS:
             sessions.check_csrf(session_token, request.headers.get(CSRF_HEADER))
@@ -107,6 +124,11 @@ def require(action: str) -> Callable[[Principal], Principal]:
         return principal
 
     return allowed
+
+
+def allowed(action: str) -> list[Any]:
+    """For a route's `dependencies=`: only callers whose role may do `action` get through."""
+    return [Depends(require(action))]
 
 
 UserAdmin = Annotated[Principal, Depends(require("users.manage"))]

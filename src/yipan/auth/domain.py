@@ -114,6 +114,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "members.write": _STORE_FLOOR | {Role.MARKETER, Role.INTEGRATOR},
     "members.merge": frozenset({Role.HQ_ADMIN, Role.MARKETER}),
     "members.export": frozenset({Role.HQ_ADMIN}),
+    "members.erase": frozenset({Role.HQ_ADMIN}),
     "inventory.read": _EVERYONE,
     "inventory.write": frozenset(
         {Role.HQ_ADMIN, Role.REGION_MANAGER, Role.STORE_MANAGER, Role.INTEGRATOR}
@@ -125,7 +126,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "catalog.write": frozenset({Role.HQ_ADMIN, Role.INTEGRATOR}),
     "promotions.read": _EVERYONE,
     "promotions.write": frozenset({Role.HQ_ADMIN, Role.MARKETER}),
+    "channels.read": _EVERYONE,
     "channels.manage": frozenset({Role.HQ_ADMIN, Role.INTEGRATOR}),
+    "events.read": frozenset({Role.HQ_ADMIN, Role.INTEGRATOR}),
     "audit.read": frozenset({Role.HQ_ADMIN}),
     "users.manage": frozenset({Role.HQ_ADMIN}),
 }

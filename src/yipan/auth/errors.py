@@ -34,6 +34,13 @@ class Forbidden(YipanError):
     status = 403
 
 
+class OutOfScope(YipanError):
+    """A write at a node outside the caller's data scope (reads of such things answer 404)."""
+
+    code = "OUT_OF_SCOPE"
+    status = 403
+
+
 class CsrfFailed(YipanError):
     code = "CSRF_FAILED"
     status = 403

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from yipan.auth.domain import PrincipalKind, Role, ScopeKind
 
@@ -85,7 +85,7 @@ class LoginOut(BaseModel):
 
 
 class LogoutIn(_In):
-    everywhere: bool = Field(default=False, description="end every session of this user")
+    everywhere: StrictBool = Field(default=False, description="end every session of this user")
 
 
 class ApiKeyIn(_In):

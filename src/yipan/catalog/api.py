@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
+from yipan.auth.api import allowed
 from yipan.catalog import importing, prices, service
 from yipan.catalog.errors import InvalidSku
 from yipan.catalog.schemas import (
@@ -31,7 +32,7 @@ from yipan.kernel.web import ERROR_RESPONSES, EngineDep, IdPath, Offset
 router = APIRouter(prefix="/api/v1", tags=["catalog"], responses=ERROR_RESPONSES)
 
 
-@router.get("/skus")
+@router.get("/skus", dependencies=allowed("catalog.read"))
 def list_skus(
     engine: EngineDep,
     q: str | None = None,
@@ -43,14 +44,14 @@ def list_skus(
         return service.list_skus(session, q=q, category=category, offset=offset, limit=limit)
 
 
-@router.get("/skus/{code}")
+@router.get("/skus/{code}", dependencies=allowed("catalog.read"))
 def get_sku(code: str, engine: EngineDep) -> SkuOut:
     """Look a SKU up by its code or its barcode."""
     with unit_of_work(engine, readonly=True) as session:
         return service.get_sku(session, code)
 
 
-@router.put("/skus/{code}")
+@router.put("/skus/{code}", dependencies=allowed("catalog.write"))
 def put_sku(code: str, sku_in: SkuIn, engine: EngineDep) -> SkuOut:
     """Create or replace a SKU; sending the same body twice changes nothing."""
     if sku_in.code != code:
@@ -60,7 +61,7 @@ def put_sku(code: str, sku_in: SkuIn, engine: EngineDep) -> SkuOut:
         return service.get_sku(session, code)
 
 
-@router.get("/categories")
+@router.get("/categories", dependencies=allowed("catalog.read"))
 def list_categories(engine: EngineDep) -> list[CategoryOut]:
     with unit_of_work(engine, readonly=True) as session:
         return service.list_categories(session)
@@ -84,7 +85,7 @@ _IMPORT_BODY = {
 }
 
 
-@router.post("/catalog/import", openapi_extra=_IMPORT_BODY)
+@router.post("/catalog/import", openapi_extra=_IMPORT_BODY, dependencies=allowed("catalog.write"))
 def import_catalog(
     engine: EngineDep,
     body: Annotated[bytes, Depends(_raw_body)],
@@ -108,7 +109,12 @@ _REPLAYED: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post("/catalog/price-exceptions", status_code=201, responses=_REPLAYED)
+@router.post(
+    "/catalog/price-exceptions",
+    status_code=201,
+    responses=_REPLAYED,
+    dependencies=allowed("catalog.write"),
+)
 def create_price_exception(
     exception_in: PriceExceptionIn, response: Response, engine: EngineDep
 ) -> PriceExceptionOut:
@@ -123,7 +129,7 @@ def create_price_exception(
     return out
 
 
-@router.get("/catalog/price-exceptions")
+@router.get("/catalog/price-exceptions", dependencies=allowed("catalog.read"))
 def list_price_exceptions(
     engine: EngineDep,
     sku: Annotated[SkuCode | None, Query()] = None,
@@ -145,13 +151,13 @@ def list_price_exceptions(
         )
 
 
-@router.get("/catalog/price-exceptions/{exception_id}")
+@router.get("/catalog/price-exceptions/{exception_id}", dependencies=allowed("catalog.read"))
 def get_price_exception(exception_id: IdPath, engine: EngineDep) -> PriceExceptionOut:
     with unit_of_work(engine, readonly=True) as session:
         return prices.get_price_exception(session, exception_id)
 
 
-@router.put("/catalog/price-exceptions/{exception_id}")
+@router.put("/catalog/price-exceptions/{exception_id}", dependencies=allowed("catalog.write"))
 def replace_price_exception(
     exception_id: IdPath, exception_in: PriceExceptionIn, engine: EngineDep
 ) -> PriceExceptionOut:
@@ -161,7 +167,11 @@ def replace_price_exception(
         return prices.replace_price_exception(session, exception_id, exception_in)
 
 
-@router.delete("/catalog/price-exceptions/{exception_id}", status_code=204)
+@router.delete(
+    "/catalog/price-exceptions/{exception_id}",
+    status_code=204,
+    dependencies=allowed("catalog.write"),
+)
 def delete_price_exception(exception_id: IdPath, actor: Actor, engine: EngineDep) -> Response:
     """Take away an exception set by mistake; its scope pays the next rule's price again."""
     with unit_of_work(engine) as session:
@@ -169,7 +179,7 @@ def delete_price_exception(exception_id: IdPath, actor: Actor, engine: EngineDep
     return Response(status_code=204)
 
 
-@router.get("/catalog/effective-prices")
+@router.get("/catalog/effective-prices", dependencies=allowed("catalog.read"))
 def get_effective_prices(
     engine: EngineDep,
     sku: Annotated[list[SkuCode], Query(min_length=1, max_length=200)],

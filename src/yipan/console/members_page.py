@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from yipan.auth.domain import Scope
 from yipan.console.notice import Notice
 from yipan.console.paging import PAGE_SIZE, Pager, pager
-from yipan.inventory.service import nodes
+from yipan.data_scope import sees_member, visible_nodes
 from yipan.kernel.errors import YipanError
 from yipan.members.errors import (
     InvalidLookup,
@@ -34,7 +34,6 @@ from yipan.members.errors import (
 )
 from yipan.members.schemas import DecisionIn, Member360, MemberOut, ReviewOut
 from yipan.members.service import profile, review
-from yipan.orders.service import queries as orders
 
 MAX_QUERY_LENGTH = 40
 MAX_REASON_LENGTH = 500  # as the members service's DecisionIn.why
@@ -50,35 +49,6 @@ def yuan(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     whole, cents = divmod(abs(fen), 100)
     return f"{sign}¥{whole:,}.{cents:02d}"
-
-
-def scope_nodes(session: Session, scope: Scope) -> frozenset[str] | None:
-    """The node codes a scope covers; None for HQ, which sees every node."""
-    if scope.kind == "all":
-        return None
-    if scope.kind == "region":
-        return frozenset(n.code for n in nodes.list_nodes(session, province=scope.value))
-    assert scope.value is not None  # a store scope always names its store
-    return frozenset({scope.value})
-
-
-def member_ids_of(view: Member360) -> list[str]:
-    """Every id the member has had: its own and those merged into it and not split off since."""
-    absorbed = [m.absorbed for m in view.merges if m.absorbed is not None and m.undone_at is None]
-    return sorted({view.profile.id, *absorbed})
-
-
-def in_scope(session: Session, view: Member360, visible: frozenset[str] | None) -> bool:
-    """HQ sees everyone; a store or region user sees a member bound to one of their stores, or
-    with an order sold or fulfilled at one of their nodes (under any of the member's ids)."""
-    if visible is None:
-        return True
-    if view.profile.store is not None and view.profile.store in visible:
-        return True
-    return any(
-        orders.count_orders(session, orders.OrderQuery(member_id=member_id, visible_at=visible)) > 0
-        for member_id in member_ids_of(view)
-    )
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -131,11 +101,11 @@ def search_members(session: Session, query: str, page: int, scope: Scope) -> Mem
             return MemberSearch(
                 query=wanted, notice=Notice("members.bad_query", {"query": wanted}, status=422)
             )
-    visible = scope_nodes(session, scope)
+    visible = visible_nodes(session, scope)
     rows: list[MemberRow] = []
     for member in found:
         view = profile.member_360(session, member.id, order_limit=1)
-        if not in_scope(session, view, visible):
+        if not sees_member(session, view, visible):
             continue
         rows.append(
             MemberRow(
@@ -188,7 +158,7 @@ def member_page(
         view = profile.member_360(session, asked.upper())
     except UnknownMember:
         return _not_found(asked)
-    if not in_scope(session, view, scope_nodes(session, scope)):
+    if not sees_member(session, view, visible_nodes(session, scope)):
         return _not_found(asked)
     return MemberPage(asked=asked, view=view, notice=notice)
 

@@ -22,7 +22,7 @@ from yipan.auth.domain import Scope
 from yipan.console.i18n import Translate
 from yipan.console.notice import Notice
 from yipan.console.paging import MAX_ID, MAX_PAGE, PAGE_SIZE, Pager, pager, positive_int
-from yipan.inventory.service import nodes
+from yipan.data_scope import sees_order, visible_nodes
 from yipan.kernel.config import get_settings
 from yipan.orders.domain.routing import Method
 from yipan.orders.errors import UnknownOrder
@@ -135,19 +135,6 @@ def read_page(raw: str | None) -> tuple[int, Notice | None]:
         return positive_int(raw, default=1, ceiling=MAX_PAGE) or 1, None
     except ValueError:
         return 1, Notice("inventory.bad_page", {"max": MAX_PAGE}, status=422)
-
-
-def visible_nodes(session: Session, scope: Scope) -> list[str] | None:
-    """The node codes whose orders `scope` sees; None for the whole chain.
-
-    A region is a province as inventory's nodes name it; inactive nodes count too, so a closed
-    store's past orders stay visible to its region.
-    """
-    if scope.kind == "all":
-        return None
-    if scope.kind == "store":
-        return [scope.value] if scope.value else []
-    return [n.code for n in nodes.list_nodes(session, province=scope.value)]
 
 
 @dataclass(frozen=True)
@@ -271,14 +258,6 @@ class OrderDetail:
 
 def _not_found(raw_id: str) -> OrderDetail:
     return OrderDetail(raw_id, Notice("orders.not_found", {"id": raw_id}, status=404))
-
-
-def sees_order(order: OrderOut, visible: list[str] | None) -> bool:
-    """Whether an order was sold at, or is fulfilled from, one of `visible` (None: anywhere)."""
-    if visible is None:
-        return True
-    codes = set(visible)
-    return order.store in codes or any(f.node in codes for f in order.fulfilments)
 
 
 def order_detail(session: Session, scope: Scope, raw_id: str) -> OrderDetail:

@@ -83,6 +83,8 @@ def console_user(request: Request, engine: EngineDep) -> ConsoleUser:
     except NotAuthenticated:
         raise SignInFirst(_wanted_path(request)) from None
     request.state.console_user = user
+    # The audit trail (yipan.auth.trail) records the console's writes under this principal.
+    request.state.principal = user.principal
     return user
 
 

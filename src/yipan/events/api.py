@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from yipan.auth.api import allowed
 from yipan.events import service
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.web import ERROR_RESPONSES, EngineDep
@@ -11,7 +12,7 @@ from yipan.kernel.web import ERROR_RESPONSES, EngineDep
 router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=ERROR_RESPONSES)
 
 
-@router.get("")
+@router.get("", dependencies=allowed("events.read"))
 def recent_events(
     engine: EngineDep,
     aggregate_type: str | None = None,
@@ -25,7 +26,7 @@ def recent_events(
         )
 
 
-@router.get("/outbox")
+@router.get("/outbox", dependencies=allowed("events.read"))
 def outbox_status(engine: EngineDep) -> dict[str, int]:
     """How many events are pending, delivered and dead."""
     with unit_of_work(engine, readonly=True) as session:

@@ -39,8 +39,9 @@ class ErrorBody(BaseModel):
     details: dict[str, Any]
 
 
+# Every route but the login needs a caller (401 without one) whose role and scope allow it (403).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody} for status in (400, 404, 409, 422)
+    status: {"model": ErrorBody} for status in (400, 401, 403, 404, 409, 422)
 }
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from yipan.auth.api import allowed
 from yipan.catalog.schemas import (
     AwareTimestamp,
     ChannelCode,
@@ -19,7 +20,7 @@ from yipan.orders.service.price_consistency import price_consistency_report
 router = APIRouter(prefix="/api/v1", tags=["price policy"], responses=ERROR_RESPONSES)
 
 
-@router.get("/price-consistency")
+@router.get("/price-consistency", dependencies=allowed("catalog.read"))
 def get_price_consistency(
     engine: EngineDep,
     sku: Annotated[list[SkuCode], Query(max_length=200, description="Only these SKUs")] = [],  # noqa: B006

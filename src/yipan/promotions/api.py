@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel
 
+from yipan.auth.api import allowed
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.web import ERROR_RESPONSES, EngineDep
 from yipan.promotions.errors import CodeMismatch
@@ -51,7 +52,12 @@ def _same_code(body_code: str, path_code: str) -> None:
 # --- promotions -------------------------------------------------------------------------------
 
 
-@router.post("/promotions", status_code=201, responses=_replayed(PromotionOut))
+@router.post(
+    "/promotions",
+    status_code=201,
+    responses=_replayed(PromotionOut),
+    dependencies=allowed("promotions.write"),
+)
 def create_promotion(
     promotion_in: PromotionIn, response: Response, engine: EngineDep
 ) -> PromotionOut:
@@ -62,7 +68,11 @@ def create_promotion(
     return out
 
 
-@router.put("/promotions/{code}", responses={201: {"model": PromotionOut}})
+@router.put(
+    "/promotions/{code}",
+    responses={201: {"model": PromotionOut}},
+    dependencies=allowed("promotions.write"),
+)
 def put_promotion(
     code: CodePath, promotion_in: PromotionIn, response: Response, engine: EngineDep
 ) -> PromotionOut:
@@ -74,7 +84,7 @@ def put_promotion(
     return out
 
 
-@router.get("/promotions")
+@router.get("/promotions", dependencies=allowed("promotions.read"))
 def list_promotions(
     engine: EngineDep, status: Literal["active", "paused"] | None = None
 ) -> list[PromotionOut]:
@@ -82,20 +92,20 @@ def list_promotions(
         return definitions.list_promotions(session, status=status)
 
 
-@router.get("/promotions/{code}")
+@router.get("/promotions/{code}", dependencies=allowed("promotions.read"))
 def get_promotion(code: CodePath, engine: EngineDep) -> PromotionOut:
     with unit_of_work(engine, readonly=True) as session:
         return definitions.get_promotion(session, code)
 
 
-@router.post("/promotions/{code}/pause")
+@router.post("/promotions/{code}/pause", dependencies=allowed("promotions.write"))
 def pause_promotion(code: CodePath, engine: EngineDep) -> PromotionOut:
     """Stop offering it at once; pausing a paused promotion changes nothing."""
     with unit_of_work(engine) as session:
         return definitions.set_promotion_status(session, code, definitions.PAUSED)
 
 
-@router.post("/promotions/{code}/resume")
+@router.post("/promotions/{code}/resume", dependencies=allowed("promotions.write"))
 def resume_promotion(code: CodePath, engine: EngineDep) -> PromotionOut:
     with unit_of_work(engine) as session:
         return definitions.set_promotion_status(session, code, definitions.ACTIVE)
@@ -104,7 +114,12 @@ def resume_promotion(code: CodePath, engine: EngineDep) -> PromotionOut:
 # --- coupon templates and coupons -------------------------------------------------------------
 
 
-@router.post("/coupon-templates", status_code=201, responses=_replayed(CouponTemplateOut))
+@router.post(
+    "/coupon-templates",
+    status_code=201,
+    responses=_replayed(CouponTemplateOut),
+    dependencies=allowed("promotions.write"),
+)
 def create_coupon_template(
     template_in: CouponTemplateIn, response: Response, engine: EngineDep
 ) -> CouponTemplateOut:
@@ -114,7 +129,11 @@ def create_coupon_template(
     return out
 
 
-@router.put("/coupon-templates/{code}", responses={201: {"model": CouponTemplateOut}})
+@router.put(
+    "/coupon-templates/{code}",
+    responses={201: {"model": CouponTemplateOut}},
+    dependencies=allowed("promotions.write"),
+)
 def put_coupon_template(
     code: CodePath, template_in: CouponTemplateIn, response: Response, engine: EngineDep
 ) -> CouponTemplateOut:
@@ -125,19 +144,24 @@ def put_coupon_template(
     return out
 
 
-@router.get("/coupon-templates")
+@router.get("/coupon-templates", dependencies=allowed("promotions.read"))
 def list_coupon_templates(engine: EngineDep) -> list[CouponTemplateOut]:
     with unit_of_work(engine, readonly=True) as session:
         return definitions.list_coupon_templates(session)
 
 
-@router.get("/coupon-templates/{code}")
+@router.get("/coupon-templates/{code}", dependencies=allowed("promotions.read"))
 def get_coupon_template(code: CodePath, engine: EngineDep) -> CouponTemplateOut:
     with unit_of_work(engine, readonly=True) as session:
         return definitions.get_coupon_template(session, code)
 
 
-@router.post("/coupon-templates/{code}/issue", status_code=201, responses=_replayed(IssuedOut))
+@router.post(
+    "/coupon-templates/{code}/issue",
+    status_code=201,
+    responses=_replayed(IssuedOut),
+    dependencies=allowed("promotions.write"),
+)
 def issue_to_members(
     code: CodePath, issue_in: IssueToMembersIn, response: Response, engine: EngineDep
 ) -> IssuedOut:
@@ -149,7 +173,10 @@ def issue_to_members(
 
 
 @router.post(
-    "/coupon-templates/{code}/bearer-codes", status_code=201, responses=_replayed(IssuedOut)
+    "/coupon-templates/{code}/bearer-codes",
+    status_code=201,
+    responses=_replayed(IssuedOut),
+    dependencies=allowed("promotions.write"),
 )
 def issue_bearer_codes(
     code: CodePath, issue_in: IssueBearerCodesIn, response: Response, engine: EngineDep
@@ -161,13 +188,18 @@ def issue_bearer_codes(
     return out
 
 
-@router.get("/coupons/{code}")
+@router.get("/coupons/{code}", dependencies=allowed("promotions.read"))
 def get_coupon(code: CodePath, engine: EngineDep) -> CouponOut:
     with unit_of_work(engine, readonly=True) as session:
         return coupons.get_coupon(session, code)
 
 
-@router.post("/coupons/{code}/redeem", status_code=201, responses=_replayed(RedemptionOut))
+@router.post(
+    "/coupons/{code}/redeem",
+    status_code=201,
+    responses=_replayed(RedemptionOut),
+    dependencies=allowed("orders.write"),
+)
 def redeem_at_till(
     code: CodePath, till_in: TillRedeemIn, response: Response, engine: EngineDep
 ) -> RedemptionOut:
@@ -181,14 +213,19 @@ def redeem_at_till(
 # --- pricing ----------------------------------------------------------------------------------
 
 
-@router.post("/pricing/quote")
+@router.post("/pricing/quote", dependencies=allowed("orders.read"))
 def quote(quote_in: QuoteIn, engine: EngineDep) -> PriceQuoteOut:
     """The best price for a cart and why: every line's shares, applied and rejected offers."""
     with unit_of_work(engine, readonly=True) as session:
         return pricing.quote(session, quote_in)
 
 
-@router.post("/pricing/redemptions", status_code=201, responses=_replayed(RedemptionOut))
+@router.post(
+    "/pricing/redemptions",
+    status_code=201,
+    responses=_replayed(RedemptionOut),
+    dependencies=allowed("orders.write"),
+)
 def redeem(redeem_in: RedeemIn, response: Response, engine: EngineDep) -> RedemptionOut:
     """Price the cart now and consume what applies, once per order_ref."""
     with unit_of_work(engine) as session:
@@ -197,13 +234,13 @@ def redeem(redeem_in: RedeemIn, response: Response, engine: EngineDep) -> Redemp
     return out
 
 
-@router.get("/pricing/redemptions/{order_ref}")
+@router.get("/pricing/redemptions/{order_ref}", dependencies=allowed("orders.read"))
 def get_redemption(order_ref: RefPath, engine: EngineDep) -> RedemptionOut:
     with unit_of_work(engine, readonly=True) as session:
         return redemptions.get_redemption(session, order_ref)
 
 
-@router.post("/pricing/redemptions/{order_ref}/returns")
+@router.post("/pricing/redemptions/{order_ref}/returns", dependencies=allowed("orders.write"))
 def restore_for_return(
     order_ref: RefPath, return_in: ReturnedUnitsIn, engine: EngineDep
 ) -> RestorationOut:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from yipan.auth.domain import Principal
@@ -38,6 +41,42 @@ def record_audit(
         )
     )
     session.flush()
+
+
+@dataclass(frozen=True)
+class WriteMade:
+    """One write request as the audit trail saw it, waiting to be recorded."""
+
+    at: datetime
+    principal: Principal
+    action: str
+    target: str
+    status: int
+    source_ip: str | None
+
+
+def record_writes(session: Session, writes: Sequence[WriteMade]) -> int:
+    """Record many writes in one statement (the trail gathers them between flushes)."""
+    if not writes:
+        return 0
+    session.execute(
+        insert(AuditEntry),
+        [
+            {
+                "at": w.at,
+                "actor_kind": w.principal.kind,
+                "actor_id": w.principal.id,
+                "actor_name": w.principal.name,
+                "actor_role": str(w.principal.role),
+                "action": w.action,
+                "target": w.target,
+                "details": {"status": w.status},
+                "source_ip": w.source_ip,
+            }
+            for w in writes
+        ],
+    )
+    return len(writes)
 
 
 def list_audit(

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from datetime import timedelta
 
+from cachetools import TTLCache
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,8 +29,32 @@ _PREFIX_LENGTH = len(KEY_MARK) + 8
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
+# Keys checked in the last few seconds, by hash: a till or a connector sending many requests a
+# second costs one lookup per key every few seconds, not one a request. A revocation takes effect
+# at once in the process that made it and within the TTL in the others.
+CHECKED_KEY_TTL_SECONDS = 10.0
+_checked: TTLCache[str, Principal] = TTLCache(maxsize=4096, ttl=CHECKED_KEY_TTL_SECONDS)
+_checked_lock = threading.Lock()
+
+
 def _hash(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def recently_checked(raw_key: str) -> Principal | None:
+    """The principal of a key that passed `authenticate_api_key` moments ago, else None."""
+    with _checked_lock:
+        return _checked.get(_hash(raw_key))
+
+
+def remember_checked(raw_key: str, principal: Principal) -> None:
+    with _checked_lock:
+        _checked[_hash(raw_key)] = principal
+
+
+def forget_checked_keys() -> None:
+    with _checked_lock:
+        _checked.clear()
 
 
 def create_api_key(
@@ -95,6 +121,7 @@ def revoke_api_key(
         raise ApiKeyAlreadyRevoked(f"the key {key.prefix}… is already revoked", key_id=key_id)
     key.revoked_at = clock.now()
     session.flush()
+    forget_checked_keys()
     record_audit(
         session,
         by,

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Query
 
+from yipan.auth.api import allowed
 from yipan.inventory.schemas import AcknowledgeIn, AlertOut
 from yipan.inventory.service import alerts
 from yipan.kernel.db import unit_of_work
@@ -14,7 +15,7 @@ from yipan.kernel.web import ERROR_RESPONSES, EngineDep, IdPath, Offset
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=ERROR_RESPONSES)
 
 
-@router.get("")
+@router.get("", dependencies=allowed("inventory.read"))
 def list_alerts(
     engine: EngineDep,
     status: Literal["open", "acknowledged", "cleared"] | None = None,
@@ -30,13 +31,13 @@ def list_alerts(
         )
 
 
-@router.get("/{alert_id}")
+@router.get("/{alert_id}", dependencies=allowed("inventory.read"))
 def get_alert(alert_id: IdPath, engine: EngineDep) -> AlertOut:
     with unit_of_work(engine, readonly=True) as session:
         return alerts.get_alert(session, alert_id)
 
 
-@router.post("/{alert_id}/acknowledge")
+@router.post("/{alert_id}/acknowledge", dependencies=allowed("inventory.write"))
 def acknowledge_alert(
     alert_id: IdPath, engine: EngineDep, ack_in: Annotated[AcknowledgeIn | None, Body()] = None
 ) -> AlertOut:

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from yipan.auth.domain import Scope
+from yipan.auth.errors import OutOfScope
 from yipan.catalog import service as catalog
 from yipan.events import service as events
 from yipan.inventory.domain import BufferMode, haversine_km
@@ -90,6 +92,32 @@ def list_nodes(
     if active is not None:
         stmt = stmt.where(Node.active == active)
     return [NodeOut.model_validate(n) for n in session.scalars(stmt)]
+
+
+def codes_in_scope(session: Session, scope: Scope) -> list[str] | None:
+    """The node codes a data scope covers; None for the whole chain.
+
+    A region is a province as the nodes name it; inactive nodes count too, so a closed store's
+    past stays visible to its region.
+    """
+    if scope.kind == "all":
+        return None
+    if scope.kind == "store":
+        return [scope.value] if scope.value else []
+    return list(session.scalars(select(Node.code).where(Node.province == scope.value)))
+
+
+def check_in_scope(session: Session, scope: Scope, node: str | None, doing: str) -> None:
+    """Refuse (403 OUT_OF_SCOPE) a write at a node the scope does not cover, e.g. a movement
+    at another store sent with one store's till key."""
+    covered = codes_in_scope(session, scope)
+    if covered is not None and (node is None or node not in covered):
+        where = f"node {node}" if node else "no store"
+        raise OutOfScope(
+            f"{doing} at {where} is outside your scope ({scope.kind} {scope.value})",
+            node=node,
+            scope=scope.kind,
+        )
 
 
 def set_stock_policy(
