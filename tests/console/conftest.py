@@ -198,7 +198,7 @@ def page(fresh_page: Page) -> Page:
     """A fresh browser context logged in as the demo's HQ admin through the login form."""
     fresh_page.goto("/console/login")
     log_in(fresh_page, ADMIN)
-    fresh_page.wait_for_url("**/console/inventory")
+    fresh_page.wait_for_url("**/console/dashboard")
     return fresh_page
 
 

@@ -38,12 +38,18 @@ def test_stock_health_bands(available: int, threshold: int, health: Health) -> N
     assert stock_health(available, threshold) is health
 
 
-def test_the_console_opens_on_inventory_in_chinese(client: TestClient) -> None:
+def test_the_console_opens_on_the_dashboard_in_chinese(client: TestClient) -> None:
     response = client.get("/console")
     assert response.status_code == 200
-    assert response.url.path == "/console/inventory"
+    assert response.url.path == "/console/dashboard"
     assert response.headers["content-language"] == ZH
     assert '<html lang="zh-CN">' in response.text
+    assert "<h1>总览</h1>" in response.text
+
+
+def test_the_inventory_page_says_what_to_do_before_a_search(client: TestClient) -> None:
+    response = client.get("/console/inventory")
+    assert response.status_code == 200
     assert "输入 SKU 编码或条码" in response.text
     assert "还没有查询" in response.text  # the empty state says what to do
 
@@ -162,22 +168,6 @@ def test_the_ledger_of_an_unknown_node_or_sku_says_which(client: TestClient, dem
     unknown_sku = client.get(f"/console/inventory/NOPE/{demo.summary.skew.warehouse}")
     assert unknown_sku.status_code == 404
     assert "NOPE" in unknown_sku.text
-
-
-@pytest.mark.parametrize(
-    ("path", "says"),
-    [
-        ("/console/dashboard", "全渠道关键指标"),
-        ("/console/marketing", "优惠券"),
-    ],
-)
-def test_sections_not_built_yet_say_what_they_will_do(
-    client: TestClient, path: str, says: str
-) -> None:
-    response = client.get(path)
-    assert response.status_code == 200
-    assert 'data-testid="coming"' in response.text
-    assert says in response.text
 
 
 def test_the_vendored_scripts_are_served_locally(client: TestClient) -> None:

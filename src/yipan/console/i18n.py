@@ -46,11 +46,82 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.members": "会员",
         "nav.marketing": "营销",
         "nav.store_desk": "门店工作台",
-        "coming.title": "即将上线",
-        "coming.dashboard": "全渠道关键指标：销售、库存健康、缺货与积压地区、待处理预警。",
-        "coming.marketing": "优惠券、促销与触发式营销活动，在所有渠道同样生效。",
-        "coming.meanwhile": "目前可以使用库存页面查看任一 SKU 在全网的库存。",
-        "coming.go_inventory": "前往库存",
+        "nav.audit": "审计日志",
+        "audit.title": "审计日志",
+        "audit.intro": (
+            "每一次写操作：谁（用户或 API 密钥及其角色）、做了什么、对象、结果、时间和来源地址。"
+            "最新的在前。"
+        ),
+        "audit.actor": "操作者",
+        "audit.actor_hint": "用户名或密钥前缀，例如 nj001",
+        "audit.action": "操作",
+        "audit.action_hint": "例如 login.failed 或 POST /api/v1/orders",
+        "audit.filter_button": "筛选",
+        "audit.at": "时间",
+        "audit.role": "角色",
+        "audit.target": "对象",
+        "audit.status": "结果",
+        "audit.source_ip": "来源地址",
+        "audit.anonymous": "匿名",
+        "audit.older": "更早的记录",
+        "audit.empty": "还没有任何写操作。登录、下单、交接提货等操作都会记录在这里。",
+        "audit.empty_filtered": "没有符合条件的记录。操作者和操作需完全一致，请检查拼写或清空筛选。",
+        "audit.filter_too_long": "筛选条件最多 {max} 个字符。",
+        "audit.bad_cursor": "翻页位置无效，请从第一页重新开始。",
+        "audit.refused": "只有总部管理员可以查看审计日志。",
+        "dashboard.title": "总览",
+        "dashboard.intro": "全渠道关键指标：各渠道销售、跨渠道订单、库存健康与待处理预警。",
+        "dashboard.period_label": "统计周期",
+        "dashboard.period.today": "今天",
+        "dashboard.period.7d": "近 7 天",
+        "dashboard.period.30d": "近 30 天",
+        "dashboard.period_days": "{first} 至 {last}（{zone} 营业日）",
+        "dashboard.region_label": "地区",
+        "dashboard.region_all": "全部地区",
+        "dashboard.apply": "应用",
+        "dashboard.store_scope": "门店 {store} 的数据",
+        "dashboard.bad_period": "没有“{period}”这个统计周期，请选择今天、近 7 天或近 30 天。",
+        "dashboard.unknown_region": "没有可查看的地区“{region}”。",
+        "dashboard.no_orders": (
+            "还没有订单，所以没有销售和全渠道指标。运行 yipan demo 生成演示数据，"
+            "或通过 API、POS 接入订单后，这里会显示各渠道的销售。"
+        ),
+        "dashboard.tile.sales": "净销售额",
+        "dashboard.tile.orders": "订单数",
+        "dashboard.tile.omnichannel": "全渠道订单占比",
+        "dashboard.tile.pickup": "到店自提占比",
+        "dashboard.tile.member_sales": "会员销售占比",
+        "dashboard.tile.repurchase": "会员复购率",
+        "dashboard.tile.stock_out": "门店缺货率",
+        "dashboard.tile.cover": "库存可售天数",
+        "dashboard.tile.low_stock": "低库存预警",
+        "dashboard.tile.prices": "价格异常 SKU",
+        "dashboard.units": "{units} 件",
+        "dashboard.days": "{days} 天",
+        "dashboard.omnichannel_detail": "自提 {bopis} · 门店发货 {ship} · 门店退货 {returns} · 导购 {guide}",
+        "dashboard.cover_detail": "在库 {on_hand} 件，近 30 天售出 {sold} 件",
+        "dashboard.sales_title": "各渠道每日销售",
+        "dashboard.sales_hint": "按下单营业日统计的净销售额（已扣除退款），单位：元。",
+        "dashboard.total": "合计",
+        "dashboard.yuan": "元",
+        "dashboard.map_title": "门店与仓库库存健康",
+        "dashboard.map_hint": "每个点是一个节点，按经纬度排布；颜色表示其在售 SKU 中缺货或低于补货点的比例。",
+        "dashboard.map_short": "缺货或低库存 SKU 占比",
+        "dashboard.map_carried": "在售 SKU 数",
+        "dashboard.band.good": "健康（低于 5%）",
+        "dashboard.band.watch": "关注（5%–15%）",
+        "dashboard.band.poor": "紧张（15% 以上）",
+        "dashboard.band.empty": "无库存记录",
+        "dashboard.no_nodes": "这个范围内没有启用的门店或仓库。",
+        "dashboard.low_stock_title": "低库存预警",
+        "dashboard.no_low_stock": "没有待处理的低库存预警。",
+        "dashboard.low_stock_atp": "可售 {atp} / 预警线 {threshold}",
+        "dashboard.nearby": "附近可调：{node}（{km} 公里，富余 {surplus} 件）",
+        "dashboard.no_nearby": "300 公里内没有富余库存。",
+        "dashboard.prices_title": "价格不一致",
+        "dashboard.no_price_issues": "本周期内各渠道成交价都有规则可循。",
+        "dashboard.price_detail": "标价 {listed}，{count} 处差异没有例外规则",
+        "dashboard.price_report": "查看完整价格一致性报告",
         "inventory.title": "库存",
         "inventory.intro": "输入 SKU 编码或条码，查看它在每个门店、仓库和配送中心的库存。",
         "inventory.search_label": "SKU 编码或条码",
@@ -238,6 +309,379 @@ MESSAGES: dict[str, dict[str, str]] = {
         "desk.reason_too_long": "退货原因最多 {max} 个字；什么都没有改动。",
         "desk.bad_number": "订单号、行号和数量须为正整数；什么都没有改动。",
         "desk.returned": "已受理退货 {id}（订单 {order}），应退款 {refund}。",
+        "desk.assist_link": "代客下单",
+        "assist.button": "代客下单",
+        "assist.title": "代客下单",
+        "assist.intro": (
+            "按手机号找到会员（或作为非会员顾客），添加商品，"
+            "为每件商品选择门店自提或快递到家，然后下单。"
+        ),
+        "assist.back_to_desk": "返回门店工作台",
+        "assist.store_label": "为哪个门店下单（门店编码）",
+        "assist.store_button": "开始",
+        "assist.may_not": "只有门店导购、店长和总部管理员可以代客下单。",
+        "assist.not_yours": "没有这个门店，或者它不属于您的门店；什么都没有改动。",
+        "assist.unknown_store": "没有编码为 {store} 的营业门店。",
+        "assist.no_channel": "还没有启用导购渠道（类型 guide），暂时不能代客下单。请联系总部开通。",
+        "assist.step_customer": "顾客",
+        "assist.phone_label": "顾客手机号",
+        "assist.find": "查找会员",
+        "assist.choose_member": "这个手机号对应 {n} 位会员，请选择：",
+        "assist.continue_walk_in": "非会员，直接下单",
+        "assist.walk_in": "非会员顾客",
+        "assist.change_customer": "更换顾客",
+        "assist.bad_phone": "“{phone}”不是有效的手机号，请核对后重新输入。",
+        "assist.no_member": "没有手机号为 {phone} 的会员。请核对号码，或以非会员身份继续下单。",
+        "assist.member_not_of_phone": "会员 {id} 不属于手机号 {phone}，请重新选择。",
+        "assist.unknown_member": "找不到会员 {id}，或您无权为其下单。请按手机号查找。",
+        "assist.customer_missing": "请先确定顾客（会员或非会员）；什么都没有下单。",
+        "assist.step_cart": "商品",
+        "assist.sku_label": "SKU 编码或条码",
+        "assist.qty_label": "数量",
+        "assist.add": "添加",
+        "assist.cart_empty": "购物车是空的。输入或扫描 SKU，填写数量后点击“添加”。",
+        "assist.unit_price": "单价 {price}",
+        "assist.stock_here": "本店可售 {n}",
+        "assist.stock_near": "{name} {km} km 可售 {n}",
+        "assist.none_nearby": "附近门店无货",
+        "assist.stock_ship": "仓库可发 {n}",
+        "assist.remove": "移除",
+        "assist.list_total": "原价 {amount}",
+        "assist.discount": "优惠 {amount}",
+        "assist.payable": "应付 {amount}",
+        "assist.applied": "已享优惠：",
+        "assist.sku_missing": "请输入 SKU 编码或扫描条码；购物车没有变化。",
+        "assist.unknown_sku": "找不到编码或条码为“{sku}”的 SKU；购物车没有变化。",
+        "assist.bad_quantity": "{sku} 的数量必须是 1 到 {max} 之间的整数；购物车没有变化。",
+        "assist.too_many_lines": "一个订单最多 {max} 种商品；购物车没有变化。",
+        "assist.no_stock_anywhere": "{sku} 在所有门店和仓库都没有可售库存，无法下单；购物车没有变化。",
+        "assist.not_enough_anywhere": "{sku} 全网只有 {n} 件可售，不够 {asked} 件；购物车没有变化。",
+        "assist.step_handover": "取货方式",
+        "assist.pickup_here": "本店自提（可售 {n}）",
+        "assist.pickup_at": "到 {name}（{node}，{km} km）自提（可售 {n}）",
+        "assist.ship_home": "快递到家（仓库可发 {n}）",
+        "assist.how_missing": (
+            "第 {line} 行（{sku}）还没有可选的取货方式："
+            "库存不够，请减少数量或移除；什么都没有下单。"
+        ),
+        "assist.address_title": "收货地址（选择快递到家时填写）",
+        "assist.address_hint": "坐标可不填：不填时按本店位置安排发货仓。",
+        "assist.address_line": "详细地址",
+        "assist.address_city": "城市",
+        "assist.address_name": "收货人",
+        "assist.address_phone": "收货电话",
+        "assist.address_lat": "纬度（可选）",
+        "assist.address_lon": "经度（可选）",
+        "assist.address_missing": "快递到家需要填写详细地址；什么都没有下单。",
+        "assist.address_too_long": "地址信息太长（最多 {max} 个字）；什么都没有下单。",
+        "assist.bad_address_phone": "快递到家需要有效的收货电话；什么都没有下单。",
+        "assist.bad_coordinates": (
+            "纬度和经度须同时填写，为 -90 到 90 和 -180 到 180 之间的数字，"
+            "或都不填；什么都没有下单。"
+        ),
+        "assist.place": "确认下单 {amount}",
+        "assist.nothing_to_place": "购物车是空的，请先添加商品；什么都没有下单。",
+        "assist.form_expired": "表单已过期或不完整；什么都没有下单。请刷新页面后重新提交。",
+        "assist.out_of_stock": (
+            "库存刚刚发生变化，无法按所选方式备货（{message}）"
+            "。请重新选择取货方式；什么都没有下单。"
+        ),
+        "assist.price_changed": (
+            "价格或优惠刚刚发生变化（{message}）。"
+            "页面已显示最新价格，请与顾客确认后重新下单；什么都没有下单。"
+        ),
+        "assist.form_used": "这张表单已经用来下过另一笔订单（{message}）。请重新打开代客下单页面。",
+        "assist.pickup_not_offered": "所选门店不能自提（{message}）；什么都没有下单。",
+        "assist.refused": "无法下单：{message}。什么都没有下单。",
+        "assist.placed_title": "下单成功",
+        "assist.order_number": "订单号",
+        "assist.paid": "应付 {amount}",
+        "assist.credited": "业绩归属：{guide} · {store}",
+        "assist.pickup_code": "取货码",
+        "assist.ready_now": "已备好，出示取货码",
+        "assist.prepared_there": "由 {node} 备货，备好后顾客会收到取货码",
+        "assist.routing_hint": "每行商品由哪里发货、为什么，请在订单页查看路由说明。",
+        "assist.next_order": "为下一位顾客下单",
+        "assist.open_order": "查看订单",
+        "assist.unknown_order": "本店没有代客订单 {id}。",
+        "assist.unknown_pickup": "这笔订单没有本店的自提单 {id}；什么都没有改动。",
+        "transfers.title": "调拨",
+        "transfers.intro": "门店、仓库之间的调拨：申请时在调出方锁定库存，发货后在途，收货后进入调入方库存。",
+        "transfers.back_to_inventory": "返回库存",
+        "transfers.all": "全部调拨",
+        "transfers.new": "新建调拨",
+        "transfers.filter_state": "状态",
+        "transfers.any_state": "全部状态",
+        "transfers.filter_node": "节点（调出或调入）",
+        "transfers.filter_button": "筛选",
+        "transfers.empty": "还没有调拨。在库存页找到缺货的节点，点击“调拨到此”发起调拨。",
+        "transfers.empty_filtered": "没有符合这些条件的调拨。清除筛选条件后再试。",
+        "transfers.page": "第 {page} 页",
+        "transfers.bad_page": "页码必须是 1 到 {max} 之间的整数。",
+        "transfers.page_past_end": "第 {page} 页没有调拨。",
+        "transfers.bad_state": "没有“{state}”这个状态。",
+        "transfers.unknown_node": "没有编码为“{node}”的节点；什么都没有改动。",
+        "transfers.node_not_yours": "节点 {node} 不在您的管辖范围内。",
+        "transfers.state.requested": "已申请",
+        "transfers.state.shipped": "在途",
+        "transfers.state.received": "已收货",
+        "transfers.state.closed": "已关闭",
+        "transfers.state.cancelled": "已取消",
+        "transfers.col.code": "调拨单",
+        "transfers.col.route": "调出 → 调入",
+        "transfers.col.state": "状态",
+        "transfers.col.created": "申请时间",
+        "transfers.col.by": "申请人",
+        "transfers.col.spare": "可调出",
+        "transfers.col.distance": "距离",
+        "transfers.col.requested": "申请",
+        "transfers.col.shipped": "已发",
+        "transfers.col.received": "实收",
+        "transfers.col.damaged": "破损",
+        "transfers.col.in_transit": "在途",
+        "transfers.col.difference": "差异",
+        "transfers.form_intro": (
+            "选择 SKU、调出节点、调入节点和数量。"
+            "提交后调出节点的这部分库存立即锁定，任何渠道都不会再卖出。"
+        ),
+        "transfers.destination_stock": "{node} 目前可售 {atp}，预警线 {threshold}。",
+        "transfers.sources_title": "可调出的节点",
+        "transfers.suggested": "建议从 {node}（{name}）调出：可调出 {spare} 件，距离 {km} km。",
+        "transfers.use_source": "改从这里调出",
+        "transfers.chosen": "已选",
+        "transfers.no_sources": "没有节点有富余的 {sku} 可以调出。",
+        "transfers.sku_label": "SKU 编码或条码",
+        "transfers.source_label": "调出节点",
+        "transfers.destination_label": "调入节点",
+        "transfers.quantity_label": "数量",
+        "transfers.reason_label": "原因（可选）",
+        "transfers.submit": "提交调拨申请",
+        "transfers.may_not": "您的角色不能发起或处理调拨；可以查看调拨。",
+        "transfers.may_not_read": "您的角色不能查看库存和调拨。",
+        "transfers.form_expired": (
+            "表单已过期（缺少或无效的安全令牌）；什么都没有改动。请刷新页面后重新提交。"
+        ),
+        "transfers.sku_missing": "请填写 SKU 编码或条码；什么都没有改动。",
+        "transfers.unknown_sku": "找不到编码或条码为“{sku}”的 SKU；什么都没有改动。",
+        "transfers.nodes_missing": "请填写调出节点和调入节点；什么都没有改动。",
+        "transfers.same_node": "调出和调入不能是同一个节点（{node}）；什么都没有改动。",
+        "transfers.nodes_not_yours": "调出和调入节点都不在您的管辖范围内；什么都没有改动。",
+        "transfers.bad_quantity": "数量必须是 1 到 {max} 之间的整数；什么都没有改动。",
+        "transfers.reason_too_long": "原因最多 {max} 个字；什么都没有改动。",
+        "transfers.insufficient": "{node} 的 {sku} 只有 {n} 件可调，不够 {asked} 件；什么都没有改动。",
+        "transfers.node_inactive": "节点 {node} 已停用，不能调拨；什么都没有改动。",
+        "transfers.form_used": "这张表单已经提交过另一份调拨申请（{code}）。请重新打开新建调拨页面。",
+        "transfers.too_many_counted": "实收加破损不能超过已发数量（{message}）；什么都没有改动。",
+        "transfers.bad_count": "{sku} 的实收和破损数量须为 0 或正整数；什么都没有改动。",
+        "transfers.refused": "无法办理：{message}。什么都没有改动。",
+        "transfers.unknown": "没有调拨单 {code}，或它不在您的管辖范围内。",
+        "transfers.may_not_ship": (
+            "调拨 {code}（{status}）现在不能由您发货："
+            "只有调出方的员工、所在区域或总部可以发货已申请的调拨。"
+        ),
+        "transfers.may_not_receive": (
+            "调拨 {code}（{status}）现在不能由您收货："
+            "只有调入方的员工、所在区域或总部可以收货在途的调拨。"
+        ),
+        "transfers.may_not_cancel": "调拨 {code}（{status}）已经不能取消：只有尚未发货的调拨可以取消。",
+        "transfers.one_title": "调拨单",
+        "transfers.requested": "{who} 于 {when} 申请",
+        "transfers.shipped_at": "{when} 发货",
+        "transfers.received_at": "{when} 收货",
+        "transfers.cancelled_at": "{when} 取消",
+        "transfers.receive_hint": "按实际到货填写实收和破损数量；全部完好到货时直接确认即可。",
+        "transfers.ship": "确认发货",
+        "transfers.receive": "确认收货",
+        "transfers.cancel": "取消调拨",
+        "transfers.created": "已提交调拨申请 {code}，调出方库存已锁定。",
+        "transfers.shipped": "调拨 {code} 已发货，货物在途。",
+        "transfers.received": "调拨 {code} 已收货，实收数量已计入调入方库存。",
+        "transfers.cancelled": "调拨 {code} 已取消，调出方的锁定库存已释放。",
+        "inventory.transfer_here": "调拨到此",
+        "marketing.title": "营销",
+        "marketing.tab.promotions": "促销活动",
+        "marketing.tab.coupons": "优惠券",
+        "marketing.tab.prices": "价格一致性",
+        "marketing.back": "返回促销活动",
+        "marketing.promotions_intro": (
+            "在所有渠道同样生效的促销：满减、折扣、N 件 M 元、买赠、会员价。最新创建的在前。"
+        ),
+        "marketing.new_promotion": "新建促销",
+        "marketing.create_promotion": "创建促销",
+        "marketing.code_placeholder": "留空则自动生成",
+        "marketing.kind_hint": "先选择类型，再只填写下面对应类型的那一组；其他组会被忽略。",
+        "marketing.kind.threshold_reduction": "满减",
+        "marketing.kind.percent_off": "折扣",
+        "marketing.kind.n_for_price": "N 件 M 元",
+        "marketing.kind.buy_x_get_y": "买 X 送 Y",
+        "marketing.kind.member_price": "会员价",
+        "marketing.step": "第 {n} 档",
+        "marketing.percent_hint": "减去的百分比：12 表示减 12%，即 8.8 折。",
+        "marketing.member_price_hint": (
+            "按会员等级填写单价（元）；留空的等级按原价。会员价必须指定品类或 SKU。"
+        ),
+        "marketing.goods": "适用商品",
+        "marketing.goods_hint": "品类编码或 SKU 编码，用逗号或空格分隔；都留空表示全部商品。",
+        "marketing.when_where": "时间与渠道",
+        "marketing.window_hint": "按本地时间（{tz}）填写；开始留空表示立即生效，结束留空表示长期有效。",
+        "marketing.channels_hint": "不勾选任何渠道表示所有渠道都适用。",
+        "marketing.budget": "预算",
+        "marketing.budget_hint": "优惠总额（元）和可用次数（订单数）；留空表示不限。",
+        "marketing.field.code": "编码",
+        "marketing.field.name": "名称",
+        "marketing.field.kind": "类型",
+        "marketing.field.threshold": "门槛（元）",
+        "marketing.field.reduction": "减（元）",
+        "marketing.field.repeat": "每满减（按门槛倍数重复）",
+        "marketing.field.percent": "折扣（减百分之几）",
+        "marketing.field.quantity": "件数 N",
+        "marketing.field.price": "总价（元）",
+        "marketing.field.buy": "买几件",
+        "marketing.field.get": "送几件",
+        "marketing.field.tier_prices": "会员价",
+        "marketing.field.categories": "品类",
+        "marketing.field.skus": "SKU",
+        "marketing.field.starts_at": "开始时间",
+        "marketing.field.ends_at": "结束时间",
+        "marketing.field.channels": "渠道",
+        "marketing.field.budget": "优惠总额（元）",
+        "marketing.field.budget_uses": "可用次数",
+        "marketing.field.amount": "减免金额（元）",
+        "marketing.field.cap": "最多减（元）",
+        "marketing.field.valid_days": "领取后有效天数",
+        "marketing.field.max_issued": "最多发放张数",
+        "marketing.field.template": "优惠券模板编码",
+        "marketing.field.member": "会员号或手机号",
+        "marketing.col.promotion": "促销",
+        "marketing.col.rule": "规则",
+        "marketing.col.status": "状态",
+        "marketing.col.window": "有效期",
+        "marketing.col.scope": "渠道 · 门店 · 商品",
+        "marketing.col.budget": "已用 / 预算",
+        "marketing.col.uses": "已用次数 / 上限",
+        "marketing.status.active": "进行中",
+        "marketing.status.scheduled": "未开始",
+        "marketing.status.paused": "已暂停",
+        "marketing.status.ended": "已结束",
+        "marketing.rule.step": "满{threshold}减{reduction}",
+        "marketing.rule.percent": "减 {percent}%",
+        "marketing.rule.n_for_price": "{n} 件 {price}",
+        "marketing.rule.buy_get": "买 {buy} 送 {get}",
+        "marketing.from_now": "立即",
+        "marketing.no_end": "长期",
+        "marketing.all_channels": "全部渠道",
+        "marketing.all_stores": "全部门店",
+        "marketing.all_goods": "全部商品",
+        "marketing.and_more": "等另外 {n} 个",
+        "marketing.unlimited": "不限",
+        "marketing.pause": "暂停",
+        "marketing.resume": "恢复",
+        "marketing.promotions_count": "共 {total} 个促销",
+        "marketing.promotions_empty_writer": (
+            "还没有促销。点击上方“新建促销”创建第一个，它会立即在所有渠道生效。"
+        ),
+        "marketing.promotions_empty_reader": "还没有促销。营销同事创建后会出现在这里。",
+        "marketing.promotions_empty_filtered": "没有符合这些条件的促销。清除筛选条件后再试。",
+        "marketing.created": "已创建促销 {code}。",
+        "marketing.paused": "已暂停促销 {code}：各渠道立即停止使用它。",
+        "marketing.resumed": "已恢复促销 {code}。",
+        "marketing.coupons_intro": "优惠券模板决定每张券的优惠；从模板向会员发券，会员在任何渠道都能使用。",
+        "marketing.new_template": "新建优惠券模板",
+        "marketing.create_template": "创建模板",
+        "marketing.coupon_kind.amount_off": "立减券",
+        "marketing.coupon_kind.percent_off": "折扣券",
+        "marketing.coupon_kind.threshold_off": "满减券",
+        "marketing.coupon_kind_hint": (
+            "立减券填减免金额；折扣券填折扣，可填最多减；满减券填门槛和减免金额。"
+        ),
+        "marketing.issue_title": "向会员发券",
+        "marketing.issue_button": "发券",
+        "marketing.issue_link": "向会员发券",
+        "marketing.templates_title": "优惠券模板",
+        "marketing.templates_empty_writer": (
+            "还没有优惠券模板。点击上方“新建优惠券模板”创建一个，然后向会员发券。"
+        ),
+        "marketing.templates_empty_reader": "还没有优惠券模板。营销同事创建后会出现在这里。",
+        "marketing.col.template": "模板",
+        "marketing.col.benefit": "优惠",
+        "marketing.col.validity": "有效期",
+        "marketing.col.issued": "已发 / 上限",
+        "marketing.benefit.amount_off": "立减 {amount}",
+        "marketing.benefit.percent_off": "减 {percent}%",
+        "marketing.benefit.cap": "（最多减 {cap}）",
+        "marketing.benefit.free_item": "赠 {sku} × {n}",
+        "marketing.benefit.min_spend": "满 {amount} 可用",
+        "marketing.valid_days": "领取后 {n} 天内有效",
+        "marketing.template_created": "已创建优惠券模板 {code}。",
+        "marketing.issued": "已向会员 {member} 发放优惠券 {coupon}（模板 {code}）。",
+        "marketing.prices_intro": (
+            "同一 SKU 在各渠道的价格不一致之处：价格例外规则，以及实际成交价与标价不同的销售。"
+            "没有规则解释的差异标为“无规则”。"
+        ),
+        "marketing.unexplained_only": "显示",
+        "marketing.every_difference": "所有差异",
+        "marketing.no_rule_only": "仅无规则的差异",
+        "marketing.price_window": "对比 {since} 至 {until} 的销售（优惠前单价）。",
+        "marketing.prices_count": "{total} 个 SKU 存在价格差异",
+        "marketing.prices_empty": "所有 SKU 在各渠道价格一致，没有需要处理的差异。",
+        "marketing.prices_empty_filtered": "没有符合这些条件的价格差异。换一个渠道或显示所有差异再试。",
+        "marketing.col.list_price": "标价",
+        "marketing.col.channel_prices": "各渠道现价",
+        "marketing.col.differences": "差异",
+        "marketing.charged": "成交 {price} × {units}",
+        "marketing.charged_units": "（售出 {units} 件）",
+        "marketing.every_channel": "所有渠道",
+        "marketing.rule_reason": "规则：{reason}",
+        "marketing.no_rule": "无规则（应为 {expected}）",
+        "marketing.price_status.consistent": "一致",
+        "marketing.price_status.explained": "有规则",
+        "marketing.price_status.unexplained": "无规则",
+        "marketing.refused": "无法保存：{message}。什么都没有改动。",
+        "marketing.missing": "请填写“{field}”；什么都没有保存。",
+        "marketing.too_long": "“{field}”最长 {max} 个字符；什么都没有保存。",
+        "marketing.not_money": (
+            "“{field}”应为金额（元），例如 199 或 199.50，而不是“{value}”；什么都没有保存。"
+        ),
+        "marketing.not_positive": "“{field}”必须大于 0；什么都没有保存。",
+        "marketing.not_whole": "“{field}”应为整数，而不是“{value}”；什么都没有保存。",
+        "marketing.out_of_range": "“{field}”应在 {low} 到 {high} 之间；什么都没有保存。",
+        "marketing.bad_time": (
+            "“{field}”不是有效的时间（“{value}”），格式如 2026-11-11 00:00；什么都没有保存。"
+        ),
+        "marketing.form_expired": (
+            "表单已过期（缺少或无效的安全令牌）；什么都没有改动。请刷新页面后重新提交。"
+        ),
+        "marketing.bad_code": (
+            "编码只能包含字母、数字、点、下划线和连字符，并以字母或数字开头；什么都没有保存。"
+        ),
+        "marketing.code_taken": (
+            "编码已被另一个不同的定义使用，请换一个编码（或留空自动生成）；什么都没有保存。"
+        ),
+        "marketing.bad_kind": "请选择一种类型；什么都没有保存。",
+        "marketing.unknown_channels": "没有这些渠道：{codes}；什么都没有保存。",
+        "marketing.unknown_skus": "商品目录中没有这些 SKU：{codes}；什么都没有保存。",
+        "marketing.unknown_categories": "商品目录中没有这些品类：{codes}；什么都没有保存。",
+        "marketing.step_above_reduction": "门槛必须高于减免金额；什么都没有保存。",
+        "marketing.steps_rise": "满减各档的门槛和减免金额都必须逐档升高；什么都没有保存。",
+        "marketing.bad_percent": "折扣应为 1 到 99 之间的整数（减百分之几）；什么都没有保存。",
+        "marketing.unknown_tier": "没有会员等级“{tier}”；什么都没有保存。",
+        "marketing.member_price_scope": "会员价必须指定适用的品类或 SKU；什么都没有保存。",
+        "marketing.window_reversed": "结束时间必须晚于开始时间；什么都没有保存。",
+        "marketing.window_past": "结束时间已经过去，这个促销不会生效；什么都没有保存。",
+        "marketing.bad_status": "没有“{status}”这种状态：可选 进行中、未开始、已暂停、已结束。",
+        "marketing.bad_kind_filter": "没有“{kind}”这种促销类型。",
+        "marketing.bad_page": "页码必须是 1 到 {max} 之间的整数。",
+        "marketing.page_past_end": "第 {page} 页不存在：共 {pages} 页。",
+        "marketing.unknown_promotion": "没有编码为 {code} 的促销；什么都没有改动。",
+        "marketing.unknown_template": "没有编码为“{code}”的优惠券模板；什么都没有发放。",
+        "marketing.unknown_member": "没有找到会员“{query}”。请核对会员号或手机号；什么都没有发放。",
+        "marketing.bad_member": (
+            "“{query}”既不是会员号也不是手机号（如 M0000000042 或 13912345678）；什么都没有发放。"
+        ),
+        "marketing.several_members": "手机号 {query} 属于多位会员（{ids}），请改用会员号；什么都没有发放。",
+        "marketing.member_inactive": "会员 {id} 已删除个人数据，不能再发券；什么都没有发放。",
+        "marketing.unknown_channel": "没有“{channel}”这个渠道。请从列表中选择。",
+        "marketing.may_not_write": "您的角色不能创建、暂停促销或发券；什么都没有改动。请联系营销同事处理。",
         "members.unknown_decision": "未知的操作；什么都没有改动。",
         "members.col.member": "会员号",
         "members.col.tier": "等级",
@@ -419,14 +863,95 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.members": "Members",
         "nav.marketing": "Marketing",
         "nav.store_desk": "Store desk",
-        "coming.title": "Coming soon",
-        "coming.dashboard": (
-            "KPIs across every channel: sales, stock health, regions short of stock or "
-            "holding too much, alerts to act on."
+        "nav.audit": "Audit log",
+        "audit.title": "Audit log",
+        "audit.intro": (
+            "Every write: who (a user or an API key, and their role), what, to what, the answer, "
+            "when and from where. Newest first."
         ),
-        "coming.marketing": "Coupons, promotions and triggered campaigns valid in every channel.",
-        "coming.meanwhile": "Meanwhile the Inventory page shows any SKU's stock across the pool.",
-        "coming.go_inventory": "Go to Inventory",
+        "audit.actor": "Actor",
+        "audit.actor_hint": "a username or a key prefix, e.g. nj001",
+        "audit.action": "Action",
+        "audit.action_hint": "e.g. login.failed or POST /api/v1/orders",
+        "audit.filter_button": "Filter",
+        "audit.at": "When",
+        "audit.role": "Role",
+        "audit.target": "Target",
+        "audit.status": "Answer",
+        "audit.source_ip": "From",
+        "audit.anonymous": "anonymous",
+        "audit.older": "Older entries",
+        "audit.empty": (
+            "No writes yet. Logins, orders, pickups handed over and every other write appear here."
+        ),
+        "audit.empty_filtered": (
+            "Nothing matches. Actor and action must match exactly: check the spelling or clear "
+            "the filters."
+        ),
+        "audit.filter_too_long": "A filter is at most {max} characters.",
+        "audit.bad_cursor": "That page position is not valid; start again from the first page.",
+        "audit.refused": "Only HQ administrators may read the audit log.",
+        "dashboard.title": "Dashboard",
+        "dashboard.intro": (
+            "KPIs across every channel: sales by channel, orders that crossed channels, stock "
+            "health and the alerts to act on."
+        ),
+        "dashboard.period_label": "Period",
+        "dashboard.period.today": "Today",
+        "dashboard.period.7d": "Last 7 days",
+        "dashboard.period.30d": "Last 30 days",
+        "dashboard.period_days": "{first} to {last} (business days in {zone})",
+        "dashboard.region_label": "Region",
+        "dashboard.region_all": "All regions",
+        "dashboard.apply": "Apply",
+        "dashboard.store_scope": "Figures of store {store}",
+        "dashboard.bad_period": "There is no period “{period}”: choose today, 7 days or 30 days.",
+        "dashboard.unknown_region": "There is no region “{region}” you can see.",
+        "dashboard.no_orders": (
+            "No orders yet, so there are no sales or channel figures. Run yipan demo for the demo "
+            "data, or send orders through the API or the tills, and sales by channel show here."
+        ),
+        "dashboard.tile.sales": "Net sales",
+        "dashboard.tile.orders": "Orders",
+        "dashboard.tile.omnichannel": "Omnichannel orders",
+        "dashboard.tile.pickup": "Picked up in store",
+        "dashboard.tile.member_sales": "Member share of sales",
+        "dashboard.tile.repurchase": "Repurchase rate",
+        "dashboard.tile.stock_out": "Store stock-out rate",
+        "dashboard.tile.cover": "Days of cover",
+        "dashboard.tile.low_stock": "Low-stock alerts",
+        "dashboard.tile.prices": "SKUs with price issues",
+        "dashboard.units": "{units} units",
+        "dashboard.days": "{days} days",
+        "dashboard.omnichannel_detail": (
+            "pickup {bopis} · ship from store {ship} · returned in store {returns} · guide {guide}"
+        ),
+        "dashboard.cover_detail": "{on_hand} units on hand, {sold} sold in 30 days",
+        "dashboard.sales_title": "Sales by channel per day",
+        "dashboard.sales_hint": "Net sales (refunds taken off) by the business day of the order, in yuan.",
+        "dashboard.total": "Total",
+        "dashboard.yuan": "yuan",
+        "dashboard.map_title": "Stock health of stores and warehouses",
+        "dashboard.map_hint": (
+            "Each point is a node placed by longitude and latitude; its colour is the share of "
+            "the SKUs it carries that are out of stock or under their reorder point."
+        ),
+        "dashboard.map_short": "Share of SKUs out or low",
+        "dashboard.map_carried": "SKUs carried",
+        "dashboard.band.good": "Healthy (under 5%)",
+        "dashboard.band.watch": "Watch (5%–15%)",
+        "dashboard.band.poor": "Short (15% or more)",
+        "dashboard.band.empty": "No stock records",
+        "dashboard.no_nodes": "There is no active store or warehouse in this scope.",
+        "dashboard.low_stock_title": "Low-stock alerts",
+        "dashboard.no_low_stock": "No open low-stock alert.",
+        "dashboard.low_stock_atp": "ATP {atp} / threshold {threshold}",
+        "dashboard.nearby": "Nearby surplus: {node} ({km} km, {surplus} to spare)",
+        "dashboard.no_nearby": "No surplus within 300 km.",
+        "dashboard.prices_title": "Price inconsistencies",
+        "dashboard.no_price_issues": "Every price charged in the period has a rule behind it.",
+        "dashboard.price_detail": "List price {listed}; {count} differences with no exception",
+        "dashboard.price_report": "Open the full price-consistency report",
         "inventory.title": "Inventory",
         "inventory.intro": (
             "Enter a SKU code or barcode to see its stock at every store, warehouse and DC."
@@ -671,6 +1196,472 @@ MESSAGES: dict[str, dict[str, str]] = {
             "Order number, line and quantity are whole numbers above 0; nothing was changed."
         ),
         "desk.returned": "Return {id} taken (order {order}): refund {refund}.",
+        "desk.assist_link": "Assisted order",
+        "assist.button": "Place an order for them",
+        "assist.title": "Assisted order",
+        "assist.intro": (
+            "Find the member by phone (or serve a walk-in), add the goods, choose pickup in a store "
+            "or ship home for each, and place the order."
+        ),
+        "assist.back_to_desk": "Back to the store desk",
+        "assist.store_label": "For which store (store code)",
+        "assist.store_button": "Start",
+        "assist.may_not": "Only store guides, store managers and HQ admins place assisted orders.",
+        "assist.not_yours": "There is no such store, or it is not one of your stores; nothing was changed.",
+        "assist.unknown_store": "There is no open store with the code {store}.",
+        "assist.no_channel": (
+            "No guide channel (type guide) is active yet, so assisted orders cannot be placed. "
+            "Ask HQ to set one up."
+        ),
+        "assist.step_customer": "Customer",
+        "assist.phone_label": "Customer's phone",
+        "assist.find": "Find the member",
+        "assist.choose_member": "{n} members hold this phone; choose one:",
+        "assist.continue_walk_in": "Not a member: continue as a walk-in",
+        "assist.walk_in": "Walk-in customer",
+        "assist.change_customer": "Change the customer",
+        "assist.bad_phone": "“{phone}” is not a phone number. Check it and try again.",
+        "assist.no_member": (
+            "No member has the phone {phone}. Check the number, or continue as a walk-in."
+        ),
+        "assist.member_not_of_phone": "Member {id} does not hold the phone {phone}; choose again.",
+        "assist.unknown_member": (
+            "Member {id} cannot be found, or you may not order for them. Look them up by phone."
+        ),
+        "assist.customer_missing": "Choose the customer (member or walk-in) first; nothing was ordered.",
+        "assist.step_cart": "Goods",
+        "assist.sku_label": "SKU code or barcode",
+        "assist.qty_label": "Quantity",
+        "assist.add": "Add",
+        "assist.cart_empty": "The cart is empty. Type or scan a SKU, set the quantity and press Add.",
+        "assist.unit_price": "{price} each",
+        "assist.stock_here": "{n} here",
+        "assist.stock_near": "{n} at {name}, {km} km",
+        "assist.none_nearby": "none in stores nearby",
+        "assist.stock_ship": "{n} to ship",
+        "assist.remove": "Remove",
+        "assist.list_total": "List {amount}",
+        "assist.discount": "discount {amount}",
+        "assist.payable": "to pay {amount}",
+        "assist.applied": "Discounts applied:",
+        "assist.sku_missing": "Type a SKU code or scan a barcode; the cart did not change.",
+        "assist.unknown_sku": "No SKU has the code or barcode “{sku}”; the cart did not change.",
+        "assist.bad_quantity": (
+            "The quantity of {sku} is a whole number from 1 to {max}; the cart did not change."
+        ),
+        "assist.too_many_lines": "An order holds at most {max} SKUs; the cart did not change.",
+        "assist.no_stock_anywhere": (
+            "No store or warehouse has {sku} to sell, so it cannot be ordered; the cart did not "
+            "change."
+        ),
+        "assist.not_enough_anywhere": (
+            "Only {n} of {sku} can be sold across all stores and warehouses, not {asked}; the cart "
+            "did not change."
+        ),
+        "assist.step_handover": "Pickup or delivery",
+        "assist.pickup_here": "Pick up here ({n} available)",
+        "assist.pickup_at": "Pick up at {name} ({node}, {km} km; {n} available)",
+        "assist.ship_home": "Ship home ({n} available to ship)",
+        "assist.how_missing": (
+            "Line {line} ({sku}) has no way to be handed over: not enough stock. Lower the quantity "
+            "or remove it; nothing was ordered."
+        ),
+        "assist.address_title": "Delivery address (for ship home)",
+        "assist.address_hint": (
+            "Coordinates are optional: without them the warehouses near this store are chosen."
+        ),
+        "assist.address_line": "Address",
+        "assist.address_city": "City",
+        "assist.address_name": "Recipient",
+        "assist.address_phone": "Recipient's phone",
+        "assist.address_lat": "Latitude (optional)",
+        "assist.address_lon": "Longitude (optional)",
+        "assist.address_missing": "Shipping home needs the address; nothing was ordered.",
+        "assist.address_too_long": (
+            "The address is too long (at most {max} characters); nothing was ordered."
+        ),
+        "assist.bad_address_phone": "Shipping home needs a valid recipient's phone; nothing was ordered.",
+        "assist.bad_coordinates": (
+            "Give both latitude (-90 to 90) and longitude (-180 to 180) as numbers, or neither; "
+            "nothing was ordered."
+        ),
+        "assist.place": "Place the order: {amount}",
+        "assist.nothing_to_place": "The cart is empty: add goods first; nothing was ordered.",
+        "assist.form_expired": (
+            "The form has expired or is incomplete; nothing was ordered. Reload the page and send "
+            "it again."
+        ),
+        "assist.out_of_stock": (
+            "The stock changed just now and the goods cannot be held as chosen ({message}). "
+            "Choose again; nothing was ordered."
+        ),
+        "assist.price_changed": (
+            "A price or a promotion changed just now ({message}). The page shows the new prices: "
+            "confirm them with the customer and place again; nothing was ordered."
+        ),
+        "assist.form_used": (
+            "This form was already used for another order ({message}). Open the assisted order "
+            "page again."
+        ),
+        "assist.pickup_not_offered": "The chosen store offers no pickup ({message}); nothing was ordered.",
+        "assist.refused": "Refused: {message}. Nothing was ordered.",
+        "assist.placed_title": "Order placed",
+        "assist.order_number": "Order number",
+        "assist.paid": "To pay {amount}",
+        "assist.credited": "Credited to {guide} · {store}",
+        "assist.pickup_code": "Pickup code",
+        "assist.ready_now": "Ready now: show the pickup code",
+        "assist.prepared_there": "{node} prepares it; the customer gets a code when it is ready",
+        "assist.routing_hint": "Where each line ships from, and why, is on the order page.",
+        "assist.next_order": "Order for the next customer",
+        "assist.open_order": "Open the order",
+        "assist.unknown_order": "This store has no assisted order {id}.",
+        "assist.unknown_pickup": "This order has no pickup {id} at this store; nothing was changed.",
+        "transfers.title": "Transfers",
+        "transfers.intro": (
+            "Stock moving between stores and warehouses: held at the source when requested, in "
+            "transit once shipped, on hand at the destination once received."
+        ),
+        "transfers.back_to_inventory": "Back to inventory",
+        "transfers.all": "All transfers",
+        "transfers.new": "New transfer",
+        "transfers.filter_state": "State",
+        "transfers.any_state": "Any state",
+        "transfers.filter_node": "Node (from or to)",
+        "transfers.filter_button": "Filter",
+        "transfers.empty": (
+            "No transfers yet. On the inventory page, find a node that is short and follow "
+            "“Transfer here”."
+        ),
+        "transfers.empty_filtered": "No transfer matches these filters. Clear them and try again.",
+        "transfers.page": "Page {page}",
+        "transfers.bad_page": "The page number is a whole number from 1 to {max}.",
+        "transfers.page_past_end": "Page {page} has no transfers.",
+        "transfers.bad_state": "There is no state “{state}”.",
+        "transfers.unknown_node": "No node has the code “{node}”; nothing was changed.",
+        "transfers.node_not_yours": "Node {node} is outside your scope.",
+        "transfers.state.requested": "Requested",
+        "transfers.state.shipped": "In transit",
+        "transfers.state.received": "Received",
+        "transfers.state.closed": "Closed",
+        "transfers.state.cancelled": "Cancelled",
+        "transfers.col.code": "Transfer",
+        "transfers.col.route": "From → to",
+        "transfers.col.state": "State",
+        "transfers.col.created": "Requested at",
+        "transfers.col.by": "Requested by",
+        "transfers.col.spare": "Can spare",
+        "transfers.col.distance": "Distance",
+        "transfers.col.requested": "Requested",
+        "transfers.col.shipped": "Shipped",
+        "transfers.col.received": "Received",
+        "transfers.col.damaged": "Damaged",
+        "transfers.col.in_transit": "In transit",
+        "transfers.col.difference": "Difference",
+        "transfers.form_intro": (
+            "Choose the SKU, the node it comes from, the node it goes to and the quantity. Once "
+            "requested, the units are held at the source: no channel can sell them."
+        ),
+        "transfers.destination_stock": "{node} can sell {atp} now; it is low under {threshold}.",
+        "transfers.sources_title": "Nodes that can spare some",
+        "transfers.suggested": "Suggested source: {node} ({name}), {spare} to spare, {km} km away.",
+        "transfers.use_source": "Take from here",
+        "transfers.chosen": "Chosen",
+        "transfers.no_sources": "No node holds more {sku} than it needs itself.",
+        "transfers.sku_label": "SKU code or barcode",
+        "transfers.source_label": "From node",
+        "transfers.destination_label": "To node",
+        "transfers.quantity_label": "Quantity",
+        "transfers.reason_label": "Reason (optional)",
+        "transfers.submit": "Request the transfer",
+        "transfers.may_not": "Your role cannot request or handle transfers; you can see them.",
+        "transfers.may_not_read": "Your role cannot see inventory and transfers.",
+        "transfers.form_expired": (
+            "The form has expired (its security token is missing or wrong); nothing was changed. "
+            "Reload the page and send it again."
+        ),
+        "transfers.sku_missing": "Give a SKU code or barcode; nothing was changed.",
+        "transfers.unknown_sku": "No SKU has the code or barcode “{sku}”; nothing was changed.",
+        "transfers.nodes_missing": "Give the node to take from and the node to send to; nothing was changed.",
+        "transfers.same_node": "From and to must be different nodes ({node}); nothing was changed.",
+        "transfers.nodes_not_yours": "Neither node is in your scope; nothing was changed.",
+        "transfers.bad_quantity": "The quantity is a whole number from 1 to {max}; nothing was changed.",
+        "transfers.reason_too_long": "The reason has at most {max} characters; nothing was changed.",
+        "transfers.insufficient": (
+            "{node} can spare only {n} of {sku}, not {asked}; nothing was changed."
+        ),
+        "transfers.node_inactive": "Node {node} is closed and cannot take part; nothing was changed.",
+        "transfers.form_used": (
+            "This form already requested another transfer ({code}). Open a new transfer form."
+        ),
+        "transfers.too_many_counted": (
+            "Received and damaged together cannot exceed what was shipped ({message}); nothing "
+            "was changed."
+        ),
+        "transfers.bad_count": (
+            "Received and damaged of {sku} are whole numbers, 0 or more; nothing was changed."
+        ),
+        "transfers.refused": "Refused: {message}. Nothing was changed.",
+        "transfers.unknown": "There is no transfer {code}, or it is outside your scope.",
+        "transfers.may_not_ship": (
+            "You cannot ship transfer {code} ({status}) now: a requested transfer is shipped by "
+            "the source's staff, its region or HQ."
+        ),
+        "transfers.may_not_receive": (
+            "You cannot receive transfer {code} ({status}) now: a transfer in transit is received "
+            "by the destination's staff, its region or HQ."
+        ),
+        "transfers.may_not_cancel": (
+            "Transfer {code} ({status}) can no longer be cancelled: only one not yet shipped can."
+        ),
+        "transfers.one_title": "Transfer",
+        "transfers.requested": "Requested by {who} at {when}",
+        "transfers.shipped_at": "shipped {when}",
+        "transfers.received_at": "received {when}",
+        "transfers.cancelled_at": "cancelled {when}",
+        "transfers.receive_hint": (
+            "Count what arrived, sound and damaged; if everything arrived sound, just confirm."
+        ),
+        "transfers.ship": "Ship",
+        "transfers.receive": "Receive",
+        "transfers.cancel": "Cancel the transfer",
+        "transfers.created": "Transfer {code} requested: the units are held at the source.",
+        "transfers.shipped": "Transfer {code} shipped: the goods are in transit.",
+        "transfers.received": "Transfer {code} received: what arrived is on hand at the destination.",
+        "transfers.cancelled": "Transfer {code} cancelled: the held units are free at the source again.",
+        "inventory.transfer_here": "Transfer here",
+        "marketing.title": "Marketing",
+        "marketing.tab.promotions": "Promotions",
+        "marketing.tab.coupons": "Coupons",
+        "marketing.tab.prices": "Price consistency",
+        "marketing.back": "Back to the promotions",
+        "marketing.promotions_intro": (
+            "Promotions that hold in every channel alike: threshold reductions, percent off, "
+            "N for a price, buy X get Y, member prices. Newest first."
+        ),
+        "marketing.new_promotion": "New promotion",
+        "marketing.create_promotion": "Create the promotion",
+        "marketing.code_placeholder": "leave empty to get one",
+        "marketing.kind_hint": (
+            "Choose the kind, then fill in only that kind's group below; the others are ignored."
+        ),
+        "marketing.kind.threshold_reduction": "Threshold reduction",
+        "marketing.kind.percent_off": "Percent off",
+        "marketing.kind.n_for_price": "N for a price",
+        "marketing.kind.buy_x_get_y": "Buy X get Y",
+        "marketing.kind.member_price": "Member price",
+        "marketing.step": "Step {n}",
+        "marketing.percent_hint": "The percentage taken off: 12 takes 12% off (8.8折).",
+        "marketing.member_price_hint": (
+            "A unit price (yuan) per member tier; tiers left empty pay the list price. A member "
+            "price names its categories or SKUs."
+        ),
+        "marketing.goods": "Goods",
+        "marketing.goods_hint": (
+            "Category or SKU codes, separated by commas or spaces; both empty: every item."
+        ),
+        "marketing.when_where": "When and where",
+        "marketing.window_hint": (
+            "Local time ({tz}). No start: from now on; no end: until paused."
+        ),
+        "marketing.channels_hint": "No channel ticked: every channel.",
+        "marketing.budget": "Budget",
+        "marketing.budget_hint": (
+            "The total discount (yuan) and the number of orders it may discount; empty: no limit."
+        ),
+        "marketing.field.code": "Code",
+        "marketing.field.name": "Name",
+        "marketing.field.kind": "Kind",
+        "marketing.field.threshold": "Threshold (yuan)",
+        "marketing.field.reduction": "Off (yuan)",
+        "marketing.field.repeat": "For every multiple of the threshold",
+        "marketing.field.percent": "Percent off",
+        "marketing.field.quantity": "Items N",
+        "marketing.field.price": "For (yuan)",
+        "marketing.field.buy": "Buy",
+        "marketing.field.get": "Get free",
+        "marketing.field.tier_prices": "Member price",
+        "marketing.field.categories": "Categories",
+        "marketing.field.skus": "SKUs",
+        "marketing.field.starts_at": "Starts",
+        "marketing.field.ends_at": "Ends",
+        "marketing.field.channels": "Channels",
+        "marketing.field.budget": "Total discount (yuan)",
+        "marketing.field.budget_uses": "Uses",
+        "marketing.field.amount": "Amount off (yuan)",
+        "marketing.field.cap": "At most (yuan)",
+        "marketing.field.valid_days": "Valid for days after issue",
+        "marketing.field.max_issued": "Most coupons to issue",
+        "marketing.field.template": "Coupon template code",
+        "marketing.field.member": "Member id or phone",
+        "marketing.col.promotion": "Promotion",
+        "marketing.col.rule": "Rule",
+        "marketing.col.status": "Status",
+        "marketing.col.window": "Window",
+        "marketing.col.scope": "Channels · stores · goods",
+        "marketing.col.budget": "Used / budget",
+        "marketing.col.uses": "Uses / limit",
+        "marketing.status.active": "Active",
+        "marketing.status.scheduled": "Scheduled",
+        "marketing.status.paused": "Paused",
+        "marketing.status.ended": "Ended",
+        "marketing.rule.step": "{reduction} off {threshold}",
+        "marketing.rule.percent": "{percent}% off",
+        "marketing.rule.n_for_price": "{n} for {price}",
+        "marketing.rule.buy_get": "buy {buy} get {get}",
+        "marketing.from_now": "now",
+        "marketing.no_end": "no end",
+        "marketing.all_channels": "Every channel",
+        "marketing.all_stores": "every store",
+        "marketing.all_goods": "every item",
+        "marketing.and_more": "and {n} more",
+        "marketing.unlimited": "no limit",
+        "marketing.pause": "Pause",
+        "marketing.resume": "Resume",
+        "marketing.promotions_count": "{total} promotions",
+        "marketing.promotions_empty_writer": (
+            "No promotion yet. Open “New promotion” above to create the first; it holds in "
+            "every channel at once."
+        ),
+        "marketing.promotions_empty_reader": "No promotion yet. They appear here as marketers create them.",
+        "marketing.promotions_empty_filtered": (
+            "No promotion matches these filters. Clear them and try again."
+        ),
+        "marketing.created": "Promotion {code} created.",
+        "marketing.paused": "Promotion {code} paused: no channel offers it any more.",
+        "marketing.resumed": "Promotion {code} resumed.",
+        "marketing.coupons_intro": (
+            "A coupon template says what each coupon takes off; coupons issued from it to members "
+            "are good in every channel."
+        ),
+        "marketing.new_template": "New coupon template",
+        "marketing.create_template": "Create the template",
+        "marketing.coupon_kind.amount_off": "Amount off",
+        "marketing.coupon_kind.percent_off": "Percent off",
+        "marketing.coupon_kind.threshold_off": "Threshold off",
+        "marketing.coupon_kind_hint": (
+            "Amount off: the amount. Percent off: the percent, and at most how much. Threshold "
+            "off: the threshold and the amount."
+        ),
+        "marketing.issue_title": "Issue a coupon to a member",
+        "marketing.issue_button": "Issue",
+        "marketing.issue_link": "Issue to a member",
+        "marketing.templates_title": "Coupon templates",
+        "marketing.templates_empty_writer": (
+            "No coupon template yet. Open “New coupon template” above to create one, then issue "
+            "its coupons to members."
+        ),
+        "marketing.templates_empty_reader": (
+            "No coupon template yet. They appear here as marketers create them."
+        ),
+        "marketing.col.template": "Template",
+        "marketing.col.benefit": "Benefit",
+        "marketing.col.validity": "Valid",
+        "marketing.col.issued": "Issued / limit",
+        "marketing.benefit.amount_off": "{amount} off",
+        "marketing.benefit.percent_off": "{percent}% off",
+        "marketing.benefit.cap": "(at most {cap})",
+        "marketing.benefit.free_item": "{sku} × {n} free",
+        "marketing.benefit.min_spend": "on {amount} or more",
+        "marketing.valid_days": "{n} days from issue",
+        "marketing.template_created": "Coupon template {code} created.",
+        "marketing.issued": "Coupon {coupon} (template {code}) issued to member {member}.",
+        "marketing.prices_intro": (
+            "Where one SKU's price differs between channels: price exceptions, and sales charged "
+            "at other than the list price. A difference no rule explains is flagged “no rule”."
+        ),
+        "marketing.unexplained_only": "Show",
+        "marketing.every_difference": "Every difference",
+        "marketing.no_rule_only": "Only those with no rule",
+        "marketing.price_window": "Sales from {since} to {until}, unit prices before discounts.",
+        "marketing.prices_count": "{total} SKUs with a price difference",
+        "marketing.prices_empty": "Every SKU has one price in every channel: nothing to look into.",
+        "marketing.prices_empty_filtered": (
+            "No price difference matches these filters. Pick another channel or show every "
+            "difference."
+        ),
+        "marketing.col.list_price": "List price",
+        "marketing.col.channel_prices": "Price per channel now",
+        "marketing.col.differences": "Differences",
+        "marketing.charged": "charged {price} × {units}",
+        "marketing.charged_units": "({units} sold)",
+        "marketing.every_channel": "every channel",
+        "marketing.rule_reason": "rule: {reason}",
+        "marketing.no_rule": "no rule (should be {expected})",
+        "marketing.price_status.consistent": "Consistent",
+        "marketing.price_status.explained": "Explained",
+        "marketing.price_status.unexplained": "No rule",
+        "marketing.refused": "Not saved: {message}. Nothing was changed.",
+        "marketing.missing": "Fill in “{field}”; nothing was saved.",
+        "marketing.too_long": "“{field}” has at most {max} characters; nothing was saved.",
+        "marketing.not_money": (
+            "“{field}” is an amount in yuan, e.g. 199 or 199.50, not “{value}”; nothing was saved."
+        ),
+        "marketing.not_positive": "“{field}” must be above 0; nothing was saved.",
+        "marketing.not_whole": "“{field}” is a whole number, not “{value}”; nothing was saved.",
+        "marketing.out_of_range": "“{field}” is from {low} to {high}; nothing was saved.",
+        "marketing.bad_time": (
+            "“{field}” is not a time (“{value}”); write it as 2026-11-11 00:00. Nothing was saved."
+        ),
+        "marketing.form_expired": (
+            "The form has expired (its security token is missing or wrong); nothing "
+            "was changed. Reload the page and send it again."
+        ),
+        "marketing.bad_code": (
+            "A code holds letters, digits, dots, underscores and hyphens, and starts with a "
+            "letter or digit; nothing was saved."
+        ),
+        "marketing.code_taken": (
+            "That code is taken by another definition: choose another (or leave it empty); "
+            "nothing was saved."
+        ),
+        "marketing.bad_kind": "Choose a kind; nothing was saved.",
+        "marketing.unknown_channels": "There are no channels {codes}; nothing was saved.",
+        "marketing.unknown_skus": "The catalogue has no SKUs {codes}; nothing was saved.",
+        "marketing.unknown_categories": "The catalogue has no categories {codes}; nothing was saved.",
+        "marketing.step_above_reduction": (
+            "The threshold must be above the amount off; nothing was saved."
+        ),
+        "marketing.steps_rise": (
+            "Each step must have a higher threshold and a bigger reduction than the one before; "
+            "nothing was saved."
+        ),
+        "marketing.bad_percent": "Percent off is a whole number from 1 to 99; nothing was saved.",
+        "marketing.unknown_tier": "There is no member tier “{tier}”; nothing was saved.",
+        "marketing.member_price_scope": (
+            "A member price names the categories or SKUs it prices; nothing was saved."
+        ),
+        "marketing.window_reversed": "The end must be after the start; nothing was saved.",
+        "marketing.window_past": (
+            "The end has already passed: the promotion would never hold. Nothing was saved."
+        ),
+        "marketing.bad_status": (
+            "There is no status “{status}”: choose active, scheduled, paused or ended."
+        ),
+        "marketing.bad_kind_filter": "There is no promotion kind “{kind}”.",
+        "marketing.bad_page": "The page number is a whole number from 1 to {max}.",
+        "marketing.page_past_end": "There is no page {page}: there are {pages}.",
+        "marketing.unknown_promotion": "There is no promotion {code}; nothing was changed.",
+        "marketing.unknown_template": "There is no coupon template “{code}”; nothing was issued.",
+        "marketing.unknown_member": (
+            "No member “{query}” was found. Check the member id or phone; nothing was issued."
+        ),
+        "marketing.bad_member": (
+            "“{query}” is neither a member id nor a phone (e.g. M0000000042 or 13912345678); "
+            "nothing was issued."
+        ),
+        "marketing.several_members": (
+            "Phone {query} belongs to several members ({ids}): use the member id. Nothing was "
+            "issued."
+        ),
+        "marketing.member_inactive": (
+            "Member {id} had their personal data erased and gets no coupons; nothing was issued."
+        ),
+        "marketing.unknown_channel": "There is no channel “{channel}”. Choose one from the list.",
+        "marketing.may_not_write": (
+            "Your role may not create or pause promotions or issue coupons; nothing was changed. "
+            "Ask a marketer."
+        ),
         "members.unknown_decision": "Unknown action; nothing was changed.",
         "members.col.member": "Member id",
         "members.col.tier": "Tier",

@@ -37,16 +37,18 @@ class NavItem:
     section: str
     label_key: str
     path: str
-    ready: bool
+    # Shown only to those whose role may do this (None: everyone signed in).
+    permission: str | None = None
 
 
 NAV: tuple[NavItem, ...] = (
-    NavItem("dashboard", "nav.dashboard", "/console/dashboard", ready=False),
-    NavItem("inventory", "nav.inventory", "/console/inventory", ready=True),
-    NavItem("orders", "nav.orders", "/console/orders", ready=True),
-    NavItem("members", "nav.members", "/console/members", ready=True),
-    NavItem("marketing", "nav.marketing", "/console/marketing", ready=False),
-    NavItem("store_desk", "nav.store_desk", "/console/desk", ready=True),
+    NavItem("dashboard", "nav.dashboard", "/console/dashboard"),
+    NavItem("inventory", "nav.inventory", "/console/inventory"),
+    NavItem("orders", "nav.orders", "/console/orders"),
+    NavItem("members", "nav.members", "/console/members"),
+    NavItem("marketing", "nav.marketing", "/console/marketing"),
+    NavItem("store_desk", "nav.store_desk", "/console/desk"),
+    NavItem("audit", "nav.audit", "/console/audit", permission="audit.read"),
 )
 
 

@@ -6,19 +6,22 @@ and the language switch are public, and the static files, which the app mounts a
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from yipan.console.assisted_routes import router as assisted_pages
+from yipan.console.audit_routes import router as audit_pages
+from yipan.console.dashboard_routes import router as dashboard_pages
 from yipan.console.desk_routes import router as desk_pages
 from yipan.console.i18n import LANG_COOKIE, pick_lang
 from yipan.console.inventory_page import StockSearch, search_stock
 from yipan.console.ledger_page import LedgerView, ledger_view
 from yipan.console.login_page import SignInRedirectRoute, log_out, safe_next
 from yipan.console.login_page import router as login_router
+from yipan.console.marketing_routes import router as marketing_pages
 from yipan.console.member_routes import router as member_pages
 from yipan.console.notice import Notice
 from yipan.console.orders_page import (
@@ -30,7 +33,8 @@ from yipan.console.orders_page import (
     read_page,
 )
 from yipan.console.paging import MAX_ID, MAX_PAGE, positive_int
-from yipan.console.rendering import NAV, render, wants_fragment
+from yipan.console.rendering import render, wants_fragment
+from yipan.console.transfers_routes import router as transfer_pages
 from yipan.console.user import ConsoleUser, console_user, current_user
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.web import EngineDep
@@ -43,13 +47,12 @@ pages = APIRouter(
     route_class=SignInRedirectRoute,
 )
 
-COMING = {item.path: item for item in NAV if not item.ready}
 ONE_YEAR = 365 * 24 * 3600
 
 
 @pages.get("")
 def home() -> RedirectResponse:
-    return RedirectResponse("/console/inventory", status_code=303)
+    return RedirectResponse("/console/dashboard", status_code=303)
 
 
 @public.get("/lang/{lang}")
@@ -160,23 +163,17 @@ def order_page(request: Request, engine: EngineDep, order_id: str) -> Response:
     return render(request, "order_detail.html", context, section="orders", status_code=status)
 
 
-def _coming(section_path: str) -> Callable[[Request], Response]:
-    item = COMING[section_path]
-
-    def page(request: Request) -> Response:
-        return render(request, "coming.html", {"item": item}, section=item.section)
-
-    return page
-
-
-for _path in COMING:
-    pages.add_api_route(_path.removeprefix("/console"), _coming(_path), methods=["GET"])
-
 pages.add_api_route("/logout", log_out, methods=["POST"])
 
 router = APIRouter(include_in_schema=False)
 router.include_router(public)
 router.include_router(login_router)
+# Before `pages`: its ledger route `/inventory/{sku}/{node}` would take `/inventory/transfers/…`.
+router.include_router(transfer_pages)
 router.include_router(pages)
 router.include_router(member_pages)
 router.include_router(desk_pages)
+router.include_router(audit_pages)
+router.include_router(assisted_pages)
+router.include_router(marketing_pages)
+router.include_router(dashboard_pages)

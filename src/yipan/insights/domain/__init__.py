@@ -1,0 +1,1 @@
+"""Pure KPI definitions over plain values (no storage, no clock): periods, shares, stock health."""

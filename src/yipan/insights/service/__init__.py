@@ -1,0 +1,1 @@
+"""Insights use cases: read-only aggregates, each running inside the caller's transaction."""
