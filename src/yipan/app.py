@@ -20,6 +20,7 @@ from yipan.console import STATIC_DIR as CONSOLE_STATIC_DIR
 from yipan.console import STATIC_PREFIX as CONSOLE_STATIC_PREFIX
 from yipan.console import router as console_router
 from yipan.events.api import router as events_router
+from yipan.insights.api import router as insights_router
 from yipan.inventory.api import router as inventory_router
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import make_engine
@@ -73,6 +74,7 @@ def create_app(engine: Engine | None = None, *, background: bool = True) -> Fast
     app.include_router(promotions_router)
     app.include_router(members_router)
     app.include_router(events_router)
+    app.include_router(insights_router)
     app.include_router(console_router)
     app.mount(
         CONSOLE_STATIC_PREFIX, StaticFiles(directory=CONSOLE_STATIC_DIR), name="console-static"
