@@ -273,3 +273,20 @@ def test_a_revoked_key_is_refused_at_once_despite_the_memory_of_checked_keys(
     assert c.post(c.hq, f"/auth/api-keys/{key['id']}/revoke").status_code == 200
     refused = c.get(bearer(raw), "/skus")
     assert (refused.status_code, refused.json()["code"]) == (401, "INVALID_API_KEY")
+
+
+def test_phones_are_whole_only_for_roles_that_may_see_personal_data(callers: Callers) -> None:
+    c = callers
+
+    def phones(who: dict[str, str]) -> list[str]:
+        view = c.get(who, f"/members/{c.member_id}/360").json()
+        return [i["value"] for i in view["identities"] if i["kind"] == "phone"]
+
+    assert phones(c.hq) == [PHONE]
+    assert phones(c.sh2_manager) == [PHONE]  # to call a customer of the store
+    guide = bearer(
+        api_key(
+            c.client.app.state.engine, Role.STORE_GUIDE, scope_kind="store", scope_value="ST-SH-2"
+        )
+    )  # type: ignore[attr-defined]
+    assert phones(guide) == ["139****1111"]

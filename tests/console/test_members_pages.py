@@ -123,12 +123,14 @@ def test_the_360_page_shows_profile_masked_identities_tier_points_and_orders(des
     wang = member(desk.engine, "pos", "card-1", "王芳", phone=PHONE)
     pickup_order(desk.engine, "TM-360", wang, "ST-SH-1")
 
-    response = desk.as_("hq").get(f"/console/members/{wang}")
+    response = desk.as_("mkt").get(f"/console/members/{wang}")
 
     assert response.status_code == 200, response.text
     html = response.text
     assert f'data-testid="member-id">{wang}<' in html
     assert "139****5678" in html
+    assert PHONE not in html  # a marketer sees personal data masked; HQ sees it whole
+    assert PHONE in desk.as_("hq").get(f"/console/members/{wang}").text
     assert PHONE not in html  # views mask personal data
     assert "普通会员" in html  # the tier, with its benefits
     assert "积分倍数" in html

@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
-from tests.access import sign_in
+from tests.access import api_key, bearer, sign_in
 from tests.orders import world
 from yipan.app import create_app
+from yipan.auth.domain import Role
 from yipan.events.models import OutboxEvent
 from yipan.kernel.db import unit_of_work
 from yipan.members.models import Identity, Member, Merge, Review, SourceRecord
@@ -88,7 +89,13 @@ def test_a_pos_and_an_online_record_with_one_phone_become_one_member_showing_bot
         }
         assert {i["record"] for i in view["identities"]} == {"pos:card-1", "online_shop:u-77"}
         phones = {i["value"] for i in view["identities"] if i["kind"] == "phone"}
-        assert phones == {"138****8001"}
+        assert phones == {"13800138001"}  # HQ may see personal data whole (members.pii)
+        as_marketer = client.get(
+            f"/api/v1/members/{online['member_id']}/360",
+            headers=bearer(api_key(engine, Role.MARKETER)),
+        ).json()
+        masked = {i["value"] for i in as_marketer["identities"] if i["kind"] == "phone"}
+        assert masked == {"138****8001"}
         assert [m["absorbed"] for m in view["merges"]] == [online["member_id"]]
 
 

@@ -114,6 +114,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "members.write": _STORE_FLOOR | {Role.MARKETER, Role.INTEGRATOR},
     "members.merge": frozenset({Role.HQ_ADMIN, Role.MARKETER}),
     "members.export": frozenset({Role.HQ_ADMIN}),
+    # Phones and e-mails shown whole in the 360 view: HQ, and a store's manager to call a customer.
+    "members.pii": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     "members.erase": frozenset({Role.HQ_ADMIN}),
     "inventory.read": _EVERYONE,
     "inventory.write": frozenset(

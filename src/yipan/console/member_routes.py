@@ -18,6 +18,7 @@ from yipan.console.forms import csrf_ok
 from yipan.console.login_page import SignInRedirectRoute
 from yipan.console.members_page import (
     MERGE_PERMISSION,
+    PII_PERMISSION,
     READ_PERMISSION,
     MemberPage,
     ReviewQueue,
@@ -156,7 +157,13 @@ def members_360(
     if not user.principal.may(READ_PERMISSION):
         return _refused(request, "members.may_not_read", 403)
     with unit_of_work(engine, readonly=True) as session:
-        shown = member_page(session, member_id, user.scope, notice=_done(done))
+        shown = member_page(
+            session,
+            member_id,
+            user.scope,
+            notice=_done(done),
+            unmasked=user.principal.may(PII_PERMISSION),
+        )
     return _member_page(request, user, shown, {})
 
 

@@ -39,6 +39,7 @@ MAX_QUERY_LENGTH = 40
 MAX_REASON_LENGTH = 500  # as the members service's DecisionIn.why
 MERGE_PERMISSION = "members.merge"
 READ_PERMISSION = "members.read"
+PII_PERMISSION = "members.pii"  # phones and e-mails shown whole
 _MEMBER_ID = re.compile(r"[Mm]\d{1,18}")
 
 T = TypeVar("T")
@@ -148,14 +149,19 @@ def _not_found(asked: str) -> MemberPage:
 
 
 def member_page(
-    session: Session, member_id: str, scope: Scope, *, notice: Notice | None = None
+    session: Session,
+    member_id: str,
+    scope: Scope,
+    *,
+    notice: Notice | None = None,
+    unmasked: bool = False,
 ) -> MemberPage:
     """The 360 view of a member the scope may see; an unknown or unseen one answers 404 alike."""
     asked = member_id.strip()
     if not _MEMBER_ID.fullmatch(asked):
         return _not_found(asked)
     try:
-        view = profile.member_360(session, asked.upper())
+        view = profile.member_360(session, asked.upper(), unmasked=unmasked)
     except UnknownMember:
         return _not_found(asked)
     if not sees_member(session, view, visible_nodes(session, scope)):

@@ -151,7 +151,7 @@ def get_member(member_id: MemberId, engine: EngineDep, who: Reader) -> MemberOut
 @router.get("/{member_id}/360")
 def member_360(member_id: MemberId, engine: EngineDep, who: Reader) -> Member360:
     with unit_of_work(engine, readonly=True) as session:
-        view = profile.member_360(session, member_id)
+        view = profile.member_360(session, member_id, unmasked=who.may("members.pii"))
         if not scoped.sees_member(session, view, scoped.visible_nodes(session, who.scope)):
             raise UnknownMember(f"no member {member_id}", member_id=member_id)
         return view

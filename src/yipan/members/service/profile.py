@@ -1,7 +1,8 @@
 """One member: look up, the 360 view, export, erasure and consent.
 
-Views mask phones and e-mails (138****8000, z***@qq.com); `export_member` is the only place that
-shows personal data whole. Who may call which (data scopes, roles) comes with the auth context.
+Views mask phones and e-mails (138****8000, z***@qq.com) unless the caller's role may see them
+whole (`members.pii`, decided at the edges); `export_member` shows everything held. Who may call
+which is the API's and the console's business (roles and data scopes of the auth context).
 """
 
 from __future__ import annotations
@@ -61,10 +62,16 @@ def find_members(
 
 
 def member_360(
-    session: Session, member_id: str, *, order_limit: int = 50, clock: Clock | None = None
+    session: Session,
+    member_id: str,
+    *,
+    order_limit: int = 50,
+    unmasked: bool = False,
+    clock: Clock | None = None,
 ) -> Member360:
-    """Profile, identities (masked), merge history, the orders of every channel and every id the
-    member has had, points and tier. Coupons and tags join this view as their contexts arrive."""
+    """Profile, identities (masked unless `unmasked`: for roles that may see personal data
+    whole), merge history, the orders of every channel and every id the member has had, points
+    and tier. Coupons and tags join this view as their contexts arrive."""
     member = store.holder(session, store.load_member(session, member_id))
     box = vault()
     rows = session.execute(
@@ -80,7 +87,7 @@ def member_360(
         identities.append(
             IdentityOut(
                 kind=identity.kind,
-                value=mask(identity.kind, shown),
+                value=shown if unmasked else mask(identity.kind, shown),
                 source=identity.source,
                 status=identity.status,
                 record=str(ids.RecordKey(source, record_id)),
@@ -112,7 +119,7 @@ def member_360(
 def export_member(session: Session, member_id: str) -> MemberExport:
     """Everything held about a member, personal data decrypted: the answer to an access request.
 
-    The one place values are shown whole; restrict it to privacy officers once roles exist.
+    Only HQ administrators may call it (`members.export`).
     """
     member = store.holder(session, store.load_member(session, member_id))
     records = store.domain_records(session, [member.id]).get(member.id, [])
