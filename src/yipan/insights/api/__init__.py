@@ -4,4 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from yipan.insights.api import member_value
+
 router = APIRouter()
+router.include_router(member_value.router)
