@@ -81,7 +81,7 @@ class World:
 
 
 def build(engine: Engine) -> World:
-    build_demo(engine)
+    build_demo(engine, history=False)  # the network, catalogue and stock: no customers needed
     with unit_of_work(engine, readonly=True) as session:
         nodes = session.execute(
             select(Node.code, Node.latitude, Node.longitude, Node.can_ship).order_by(Node.code)

@@ -40,6 +40,14 @@ def test_demo_builds_once_tells_the_story_and_rebuilds_on_reset(database: str) -
     assert "AP-0001-WHT-L" in first.output
     assert "WH-SD-LY-01" in first.output
     assert "/api/v1/atp/AP-0001-WHT-L/near?lat=" in first.output
+    # The year of history: members of three systems, orders, points, promotions, coupons.
+    assert "members from" in first.output
+    assert "merge review queue" in first.output
+    assert "orders (" in first.output
+    assert "returns" in first.output
+    assert "points earned" in first.output
+    assert "coupons issued" in first.output
+    assert "/console/orders" in first.output
     assert "Demo logins" in first.output
     for login in DEMO_LOGINS:
         assert login.username in first.output
@@ -49,6 +57,7 @@ def test_demo_builds_once_tells_the_story_and_rebuilds_on_reset(database: str) -
     assert "yk_" in first.output
     assert second.exit_code == 0, second.output
     assert "already in this database" in second.output
+    assert "members from" in second.output  # the story of the build that is there
     assert "Demo data built" not in second.output
     assert "Demo logins" in second.output
     assert "cannot be shown again" in second.output

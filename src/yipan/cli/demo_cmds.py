@@ -77,10 +77,13 @@ def demo(
     seed: int = typer.Option(7, help="Random seed; the same seed builds the same data"),
     reset: bool = typer.Option(False, help="Drop and recreate the schema, then rebuild"),
     scale: float = typer.Option(
-        1.0, min=0.01, max=1.0, help="Shrink SKUs and stores (e.g. 0.1 for a quick look)"
+        1.0,
+        min=0.01,
+        max=1.0,
+        help="Shrink SKUs, stores, members and orders (e.g. 0.1 for a quick look)",
     ),
 ) -> None:
-    """Build the demo data (nodes on real city coordinates, SKUs, skewed stock)."""
+    """Build the demo data: stores, SKUs, skewed stock and a year of members and orders."""
     settings = get_settings()
     engine = make_engine(settings.database_url)
     try:
@@ -123,13 +126,15 @@ def tell(summary: DemoSummary, base_url: str) -> None:
     )
     console.print(
         f"  {s.stock_levels:,} stock levels holding {s.units:,} units; {s.movements:,} ledger "
-        "movements (opening receipts, store sales)"
+        "movements (receipts, sales, returns)"
     )
     console.print(
         f"  {s.policies:,} levels of the best sellers have a safety stock and reorder point; "
         f"{s.low_stock:,} are under it, and {s.threshold_crossings:,} store sales took one under "
         "(each raises a low-stock alert once the outbox is delivered)"
     )
+    if s.orders:
+        tell_history(s)
     k = s.skew
     console.print(f"\n[bold]The skew[/]: {k.sku_name} ({k.sku}) is the best seller.")
     console.print(f"  Sold out in {len(k.out_of_stock)} {k.city} stores:")
@@ -148,8 +153,49 @@ def tell(summary: DemoSummary, base_url: str) -> None:
     )
     console.print("\n[bold]Try it[/] (`yipan serve`, then):")
     console.print(f"  {base_url}/console/inventory?sku={k.sku}", soft_wrap=True, highlight=False)
+    if s.orders:
+        for page in ("orders", "members", "members/reviews"):
+            console.print(f"  {base_url}/console/{page}", soft_wrap=True, highlight=False)
     for url in s.api_examples(base_url):
         console.print(f"  {url}", soft_wrap=True, highlight=False)
+
+
+CHANNELS = {
+    "pos": "store tills",
+    "tmall": "Tmall",
+    "online-shop": "online shop",
+    "mini-program": "mini-program",
+    "guide": "guides",
+}
+
+
+def tell_history(s: DemoSummary) -> None:
+    """The year before the build: members, orders, points, promotions and coupons."""
+    console.print(
+        f"\n[bold]The year since {s.history_from}[/]: {s.members:,} members from "
+        f"{s.source_records:,} records of three systems (POS member cards, the online shop, the "
+        f"mini-program); the identity merge joined them, and {s.merge_reviews:,} conflicts wait "
+        "in the merge review queue"
+    )
+    channels = ", ".join(f"{n:,} {CHANNELS.get(c, c)}" for c, n in s.orders_by_channel.items())
+    console.print(
+        f"  {s.orders:,} orders ({channels}) with {s.order_lines:,} lines, ¥{s.sales_fen / 100:,.0f} "
+        f"of sales, {s.member_sales_share:.0%} of it by members; {s.returns:,} returns, most "
+        "of online orders taken back in stores"
+    )
+    console.print(
+        "  Weekends are busier, 618 and Double 11 peak; every sale is a ledger movement at its "
+        "time, and weekly deliveries bring each level to the stock above"
+    )
+    tiers = ", ".join(f"{n:,} {t}" for t, n in s.tiers.items() if t != "normal")
+    console.print(
+        f"  {s.points_earned:,} points earned, {s.points_redeemed:,} redeemed, "
+        f"{s.points_balance:,} held; tiers from spend: {tiers}"
+    )
+    console.print(
+        f"  {s.promotions} promotions (618 满减, a Double 11 category sale, a member price), "
+        f"{s.coupons_issued:,} coupons issued, {s.coupons_redeemed:,} redeemed"
+    )
 
 
 def tell_logins(access: DemoAccess, base_url: str) -> None:

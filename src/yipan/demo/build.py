@@ -1,22 +1,27 @@
-"""Write the demo data set into a database through the catalogue's and inventory's services.
+"""Write the demo data set into a database through each context's services.
 
 The whole build is one unit of work: a database holds all of the demo or none of it, and the
 `DemoDataBuilt` event recorded last is the marker that turns a second run into a no-op. Nodes go
-through `save_node`, SKUs through `upsert_sku`, stock policies through `set_stock_policy`, and the
-stock itself through the level primitives in bulk: every level starts with an opening `receipt`
-in the ledger (and a `sale` where it sold down), so `on_hand` equals the sum of its movements.
+through `save_node`, SKUs through `upsert_sku`, stock policies through `set_stock_policy`. Then
+the year before the clock's now (`year`): the people of three member systems, the promotions and
+coupon campaigns, and a year of orders through the history writers of orders, members and
+promotions. The stock goes through inventory's level primitives in bulk (`ledger`): every sale and
+return of the year is a ledger movement at its time, and the receipts `replenish` works out make
+every level end at the stock plan, so `on_hand` equals the sum of its movements and the plan's
+skew and low-stock cases hold.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import random
+import gc
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from sqlalchemy import Engine, MetaData
@@ -29,37 +34,24 @@ from yipan.channels.schemas import ChannelIn
 from yipan.demo.catalogue import DemoSku, demo_catalogue
 from yipan.demo.errors import DemoDataConflict, InvalidDemoScale
 from yipan.demo.events import DemoDataBuilt
+from yipan.demo.history import HISTORY_DAYS
+from yipan.demo.ledger import record_crossings, write_stock
+from yipan.demo.marketing import demo_calendar
 from yipan.demo.network import CORE_PROVINCES, SITE_PLAN, demo_nodes
+from yipan.demo.people import demo_people
+from yipan.demo.progress import Progress, Silent
+from yipan.demo.replenish import Restock, opening_only
 from yipan.demo.stock import Line, Shortage, SkewCase, StockPlan, plan_stock
+from yipan.demo.year import build_year
 from yipan.events import service as events
-from yipan.events.domain import DomainEvent
-from yipan.inventory.domain import MovementKind
+from yipan.inventory.domain import NodeType
 from yipan.inventory.schemas import NodeIn
-from yipan.inventory.service import levels as lv
 from yipan.inventory.service import nodes as node_service
 from yipan.kernel import migrate
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.db import unit_of_work
 
-CHUNK = 5000
-OPENING_REFERENCE = "demo-opening"
-SALES_REFERENCE = "demo-sales"
-
-
-class Progress(Protocol):
-    """Where the build reports how far it is (the CLI draws a Rich bar per phase)."""
-
-    def phase(self, name: str, total: int) -> None: ...
-
-    def advance(self, amount: int = 1) -> None: ...
-
-
-class _Silent:
-    def phase(self, name: str, total: int) -> None:
-        pass
-
-    def advance(self, amount: int = 1) -> None:
-        pass
+__all__ = ["DemoSummary", "Progress", "build_demo", "demo_status", "reset_database", "summarise"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +72,24 @@ class DemoSummary:
     low_stock: int
     threshold_crossings: int
     skew: SkewCase
+    # The year of history (zero in a build without it, or from before it existed).
+    members: int = 0
+    source_records: int = 0
+    merge_reviews: int = 0
+    orders: int = 0
+    orders_by_channel: dict[str, int] = field(default_factory=dict)
+    order_lines: int = 0
+    returns: int = 0
+    sales_fen: int = 0
+    member_sales_share: float = 0.0
+    points_earned: int = 0
+    points_redeemed: int = 0
+    points_balance: int = 0
+    tiers: dict[str, int] = field(default_factory=dict)
+    promotions: int = 0
+    coupons_issued: int = 0
+    coupons_redeemed: int = 0
+    history_from: str = ""  # the first day of the year of orders (tenant's date)
     built: bool = True
     seconds: float = field(default=0.0, compare=False)
 
@@ -129,33 +139,54 @@ def build_demo(
     scale: float = 1.0,
     progress: Progress | None = None,
     clock: Clock | None = None,
+    history: bool = True,
 ) -> DemoSummary:
     """Build the demo data set (applying migrations first) unless it is already there.
 
-    `scale` shrinks the SKU count and the number of stores for tests; warehouses and DCs stay.
-    A database that holds a finished demo build is left alone: the summary of that build comes
-    back with `built=False`.
+    `scale` shrinks the SKU count, the number of stores, the people and the orders for tests;
+    warehouses and DCs stay. Without `history` only the network, the catalogue and the stock are
+    built (each level its opening receipt and, where the plan sold it down, one sale), for
+    benchmarks that need no customers. A database
+    that holds a finished demo build is left alone: the summary of that build comes back with
+    `built=False`.
     """
     if not 0 < scale <= 1:
         raise InvalidDemoScale(f"scale must be more than 0 and at most 1, got {scale}", scale=scale)
     started = time.perf_counter()
-    report = progress or _Silent()
+    report = progress or Silent()
     migrate.upgrade(engine)
     with unit_of_work(engine, readonly=True) as session:
         existing = demo_status(session)
     if existing is not None:
         return existing
 
-    report.phase("planning", 3)
+    now = (clock or SystemClock()).now()
+    with _collector_paused():
+        return _build(engine, seed, scale, report, clock, history, now, started)
+
+
+def _build(
+    engine: Engine,
+    seed: int,
+    scale: float,
+    report: Progress,
+    clock: Clock | None,
+    history: bool,
+    now: datetime,
+    started: float,
+) -> DemoSummary:
+    report.phase("planning", 4)
     nodes = demo_nodes(seed, scale=scale)
     report.advance()
     skus = demo_catalogue(seed, scale=scale)
     report.advance()
     plan = plan_stock(seed, nodes, skus, scale=scale)
     report.advance()
-    summary = summarise(seed, scale, nodes, skus, plan)
+    stores = [n for n in nodes if n.type in (NodeType.STORE, NodeType.DISTRIBUTOR_STORE)]
+    people = demo_people(seed, stores, now=now, scale=scale) if history else None
+    calendar = demo_calendar(now, skus)
+    report.advance()
 
-    now = (clock or SystemClock()).now()
     with unit_of_work(engine) as session:
         existing = demo_status(session)  # someone may have built it while we planned
         if existing is not None:
@@ -166,8 +197,20 @@ def build_demo(
         sku_ids = catalog.sku_ids(session, [s.code for s in skus])
         node_ids = node_service.node_ids(session, [n.code for n in nodes])
         _set_policies(session, plan.lines, report, clock)
-        _receive_opening_stock(session, plan.lines, sku_ids, node_ids, now, report)
-        _sell_down(session, plan.lines, sku_ids, node_ids, now, seed, report, clock)
+        start = now - timedelta(days=HISTORY_DAYS, hours=1)
+        ids = (sku_ids, node_ids)
+        if people is None:
+            restock = opening_only(plan.lines, start=start, now=now)
+            write_stock(session, plan.lines, restock, ids, None, None, start, now, report)
+            record_crossings(session, restock, clock)
+            summary = summarise(seed, scale, nodes, skus, plan, restock)
+        else:
+            restock, figures = build_year(
+                session, seed, scale, nodes, skus, plan, people, calendar, ids, now, report, clock
+            )
+            summary = dataclasses.replace(
+                summarise(seed, scale, nodes, skus, plan, restock), **figures
+            )
         summary = dataclasses.replace(summary, seconds=round(time.perf_counter() - started, 1))
         events.record(
             session,
@@ -175,6 +218,23 @@ def build_demo(
             clock=clock,
         )
     return summary
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """CPython's cyclic garbage collector off while the build runs.
+
+    The build keeps a year of orders and their ledgers in memory until they are written; each
+    collection would walk all of them again, which cost more than a third of the build. What
+    the build allocates is collected once it is back on.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 # The channels the demo's orders come through: own shop and mini-program, a marketplace, the
@@ -213,7 +273,12 @@ def demo_status(session: Session) -> DemoSummary | None:
 
 
 def summarise(
-    seed: int, scale: float, nodes: Sequence[NodeIn], skus: Sequence[DemoSku], plan: StockPlan
+    seed: int,
+    scale: float,
+    nodes: Sequence[NodeIn],
+    skus: Sequence[DemoSku],
+    plan: StockPlan,
+    restock: Restock,
 ) -> DemoSummary:
     lines = plan.lines
     return DemoSummary(
@@ -226,10 +291,10 @@ def summarise(
         categories=len({s.sku.category_code for s in skus}),
         stock_levels=len(lines),
         units=sum(line.on_hand for line in lines),
-        movements=len(lines) + sum(1 for line in lines if line.sold),
+        movements=restock.movement_count,
         policies=sum(1 for line in lines if line.has_policy),
         low_stock=sum(1 for line in lines if line.low),
-        threshold_crossings=sum(1 for line in lines if line.crossed),
+        threshold_crossings=len(restock.crossings),
         skew=plan.skew,
     )
 
@@ -268,90 +333,6 @@ def _set_policies(
             clock=clock,
         )
         report.advance()
-
-
-def _apply(
-    session: Session, deltas: dict[lv.Pair, int], now: datetime
-) -> dict[lv.Pair, lv.LevelChange]:
-    changes = lv.add_on_hand_many(session, deltas, now)
-    if len(changes) != len(deltas):  # nothing is reserved yet, so every change must fit
-        refused = sorted(set(deltas) - changes.keys())[:5]
-        raise RuntimeError(f"stock levels refused a demo change: {refused}")
-    return changes
-
-
-def _receive_opening_stock(
-    session: Session,
-    lines: Sequence[Line],
-    sku_ids: dict[str, int],
-    node_ids: dict[str, int],
-    now: datetime,
-    report: Progress,
-) -> None:
-    report.phase("opening stock", len(lines))
-    received_at = now - timedelta(days=14)
-    keyed = sorted(((sku_ids[x.sku], node_ids[x.node]), x) for x in lines)
-    for start in range(0, len(keyed), CHUNK):
-        chunk = keyed[start : start + CHUNK]
-        _apply(session, {pair: line.opening for pair, line in chunk}, now)
-        lv.write_movements(
-            session,
-            [
-                lv.movement_row(
-                    sku_id=pair[0],
-                    node_id=pair[1],
-                    kind=MovementKind.RECEIPT.value,
-                    quantity=line.opening,
-                    now=now,
-                    reason="opening stock",
-                    reference=OPENING_REFERENCE,
-                    occurred_at=received_at,
-                )
-                for pair, line in chunk
-            ],
-        )
-        report.advance(len(chunk))
-
-
-def _sell_down(
-    session: Session,
-    lines: Sequence[Line],
-    sku_ids: dict[str, int],
-    node_ids: dict[str, int],
-    now: datetime,
-    seed: int,
-    report: Progress,
-    clock: Clock | None,
-) -> None:
-    """Store sales of the best sellers over the last week; record the threshold crossings."""
-    sold = sorted(((sku_ids[x.sku], node_ids[x.node]), x) for x in lines if x.sold)
-    report.phase("store sales", len(sold))
-    rng = random.Random(f"yipan-demo:{seed}:sales")
-    changes = _apply(session, {pair: -line.sold for pair, line in sold}, now)
-    lv.write_movements(
-        session,
-        [
-            lv.movement_row(
-                sku_id=pair[0],
-                node_id=pair[1],
-                kind=MovementKind.SALE.value,
-                quantity=-line.sold,
-                now=now,
-                reason="store sales",
-                reference=SALES_REFERENCE,
-                channel="pos",
-                occurred_at=now - timedelta(hours=rng.randint(1, 7 * 24)),
-            )
-            for pair, line in sold
-        ],
-    )
-    crossed: list[DomainEvent] = []
-    for pair, line in sold:
-        event = changes[pair].fell_below(line.sku, line.node)
-        if event is not None:
-            crossed.append(event)
-    events.record_many(session, crossed, clock=clock)
-    report.advance(len(sold))
 
 
 def reset_database(engine: Engine) -> None:

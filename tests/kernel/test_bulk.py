@@ -1,0 +1,80 @@
+"""Rows appended in bulk read back exactly as rows the ORM wrote, on both backends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import cast
+
+from sqlalchemy import Engine, Table, func, select
+
+from yipan.events.models import OutboxEvent
+from yipan.kernel.bulk import append_rows
+from yipan.kernel.db import unit_of_work
+
+OUTBOX = cast(Table, OutboxEvent.__table__)
+COLUMNS = (
+    "name",
+    "aggregate_type",
+    "aggregate_id",
+    "payload",
+    "occurred_at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_error",
+    "delivered_at",
+)
+SHANGHAI = timezone(timedelta(hours=8))
+AT = datetime(2026, 6, 18, 20, 30, 0, tzinfo=SHANGHAI)  # 12:30 UTC
+
+
+def test_appended_rows_read_back_like_orm_rows_and_compare_in_sql_alike(engine: Engine) -> None:
+    payload = {"门店": "南京鼓楼旗舰店", "lines": [1, 2], "none": None}
+    with unit_of_work(engine) as session:
+        session.add(
+            OutboxEvent(
+                name="orm",
+                aggregate_type="t",
+                aggregate_id="1",
+                payload=payload,
+                occurred_at=AT,
+                status="pending",
+                attempts=0,
+                next_attempt_at=AT,
+            )
+        )
+        session.flush()
+        append_rows(
+            session,
+            OUTBOX,
+            COLUMNS,
+            [
+                ("bulk", "t", "2", payload, AT, "pending", 0, AT, None, None),
+                # Whole seconds: stored with six digits of microseconds all the same.
+                ("late", "t", "3", {}, AT.astimezone(UTC) + timedelta(seconds=1), "done", 3,
+                 AT, "boom", AT),
+            ],
+        )  # fmt: skip
+
+    with unit_of_work(engine, readonly=True) as session:
+        rows = {e.name: e for e in session.scalars(select(OutboxEvent))}
+        orm, bulk, late = rows["orm"], rows["bulk"], rows["late"]
+        assert (bulk.payload, bulk.occurred_at, bulk.next_attempt_at) == (
+            orm.payload,
+            orm.occurred_at,
+            orm.next_attempt_at,
+        )
+        assert bulk.occurred_at.tzinfo is not None
+        assert bulk.occurred_at == datetime(2026, 6, 18, 12, 30, tzinfo=UTC)
+        assert (bulk.last_error, bulk.delivered_at) == (None, None)
+        assert (late.attempts, late.last_error, late.delivered_at) == (3, "boom", AT)
+        at_or_after = select(func.count()).where(OutboxEvent.occurred_at >= AT)
+        assert session.scalar(at_or_after) == 3
+        after = select(func.count()).where(OutboxEvent.occurred_at > AT)
+        assert session.scalar(after) == 1
+
+
+def test_nothing_to_append_is_no_statement(engine: Engine) -> None:
+    with unit_of_work(engine) as session:
+        append_rows(session, OUTBOX, COLUMNS, [])
+        assert session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
