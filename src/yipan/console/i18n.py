@@ -497,6 +497,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "transfers.shipped": "调拨 {code} 已发货，货物在途。",
         "transfers.received": "调拨 {code} 已收货，实收数量已计入调入方库存。",
         "transfers.cancelled": "调拨 {code} 已取消，调出方的锁定库存已释放。",
+        "transfers.suggest.title": "建议调拨",
+        "transfers.suggest.intro": (
+            "按近 28 天的销量：可售不足 {deficit_days} 天或低于预警线的节点，"
+            "从 {km} km 内富余（超过 {surplus_days} 天且高于预警线）的节点补足，运费最省。"
+        ),
+        "transfers.suggest.loading": "正在计算建议调拨……",
+        "transfers.suggest.show": "查看建议调拨",
+        "transfers.suggest.empty": (
+            "目前没有建议的调拨：您管辖的节点没有缺口可以从附近富余的节点补足。"
+        ),
+        "transfers.suggest.more": "共 {total} 条建议，这里显示最紧急的 {shown} 条。",
+        "transfers.suggest.col.cover": "调入方可售天数",
+        "transfers.suggest.col.why": "为什么从这里调",
+        "transfers.suggest.cover": "{before} → {after} 天",
+        "transfers.suggest.stock": "{before} → {after} 件（近期无销量）",
+        "transfers.suggest.keeps": "{node} 调出后剩 {after}（至少保留 {keeps}）",
+        "transfers.suggest.why.only_in_reach": "{km} km 内唯一有富余的节点",
+        "transfers.suggest.why.nearest": "最近的富余节点",
+        "transfers.suggest.why.nearer_used": "更近的 {nodes} 的富余已调给其他节点",
+        "transfers.suggest.unfilled": "调后仍缺 {n}",
+        "transfers.suggest.apply": "申请此调拨",
+        "transfers.suggest.bad_move": "这条建议不完整或已失效；什么都没有改动。请刷新后重试。",
         "inventory.transfer_here": "调拨到此",
         "marketing.title": "营销",
         "marketing.tab.promotions": "促销活动",
@@ -1429,6 +1451,31 @@ MESSAGES: dict[str, dict[str, str]] = {
         "transfers.shipped": "Transfer {code} shipped: the goods are in transit.",
         "transfers.received": "Transfer {code} received: what arrived is on hand at the destination.",
         "transfers.cancelled": "Transfer {code} cancelled: the held units are free at the source again.",
+        "transfers.suggest.title": "Suggested moves",
+        "transfers.suggest.intro": (
+            "From the last 28 days of sales: nodes under {deficit_days} days of cover or their "
+            "reorder point are filled from nodes within {km} km that hold more than "
+            "{surplus_days} days and their reorder point, at the least transport cost."
+        ),
+        "transfers.suggest.loading": "Working out suggested moves…",
+        "transfers.suggest.show": "Show suggested moves",
+        "transfers.suggest.empty": (
+            "No moves to suggest: none of your nodes lacks stock that a node nearby can spare."
+        ),
+        "transfers.suggest.more": "{total} moves suggested; the {shown} most urgent are shown.",
+        "transfers.suggest.col.cover": "Days of cover where it goes",
+        "transfers.suggest.col.why": "Why from there",
+        "transfers.suggest.cover": "{before} → {after} days",
+        "transfers.suggest.stock": "{before} → {after} units (no recent sales)",
+        "transfers.suggest.keeps": "{node} keeps {after} (at least {keeps})",
+        "transfers.suggest.why.only_in_reach": "the only node with surplus within {km} km",
+        "transfers.suggest.why.nearest": "the nearest node with surplus",
+        "transfers.suggest.why.nearer_used": "the nearer {nodes} gave their surplus to other nodes",
+        "transfers.suggest.unfilled": "{n} still short after it",
+        "transfers.suggest.apply": "Request this move",
+        "transfers.suggest.bad_move": (
+            "This suggestion is incomplete or out of date; nothing was changed. Reload and try again."
+        ),
         "inventory.transfer_here": "Transfer here",
         "marketing.title": "Marketing",
         "marketing.tab.promotions": "Promotions",

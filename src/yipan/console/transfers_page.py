@@ -25,6 +25,8 @@ from yipan.catalog import service as catalog
 from yipan.catalog.errors import UnknownSku
 from yipan.console.notice import Notice
 from yipan.console.paging import PAGE_SIZE
+from yipan.insights.domain.rebalance import Move, Rules
+from yipan.insights.service import transfer_plans
 from yipan.inventory.domain import (
     IllegalTransition,
     TransferStatus,
@@ -472,5 +474,84 @@ def request(
     )
     try:
         return transfers.request_transfer(session, transfer_in)
+    except YipanError as refused:
+        return _refused(refused)
+
+
+# --- suggested moves (the transfer plan) -----------------------------------------------------
+
+SUGGESTIONS_SHOWN = 10
+_BASIS = re.compile(r"[0-9a-f]{1,64}")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    basis: str  # sent back to apply the move: it names the transfer the move becomes
+    move: Move
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """The most urgent moves of the transfer plan that touch the user's nodes."""
+
+    rules: Rules
+    shown: list[Suggestion] = field(default_factory=list)
+    total: int = 0
+    notice: Notice | None = None
+
+
+def suggested_moves(session: Session, scope: Scope, *, notice: Notice | None = None) -> Suggestions:
+    """The plan's moves from or to the scope's nodes, stock-outs first, then the least cover."""
+    rules = Rules()
+    plan = transfer_plans.plan_transfers(session, rules, visible=covered_nodes(session, scope))
+
+    def urgency(move: Move) -> tuple[bool, float, int, str, str]:
+        cover = move.destination_cover_before
+        return (
+            move.destination_before > 0,
+            cover if cover is not None else float("inf"),
+            -move.quantity,
+            move.sku,
+            move.destination,
+        )
+
+    ordered = sorted(plan.moves, key=urgency)[:SUGGESTIONS_SHOWN]
+    return Suggestions(
+        rules=rules,
+        shown=[Suggestion(plan.bases[m.sku], m) for m in ordered],
+        total=len(plan.moves),
+        notice=notice,
+    )
+
+
+def apply_suggestion(
+    session: Session,
+    principal: Principal,
+    *,
+    basis: str,
+    sku: str,
+    source: str,
+    destination: str,
+    quantity: str,
+) -> TransferOut | Notice:
+    """Turn one suggested move into a transfer; the same move applied twice is one transfer.
+    The notice saying why not, with nothing written (the caller rolls back)."""
+    if not principal.may(TRANSFER_PERMISSION):
+        return Notice("transfers.may_not", status=403)
+    units = _quantity(quantity)
+    fields = (sku.strip(), source.strip(), destination.strip())
+    if not _BASIS.fullmatch(basis) or units is None or not all(fields):
+        return Notice("transfers.suggest.bad_move", status=422)
+    sku, source, destination = (f[:MAX_CODE_LENGTH] for f in fields)
+    covered = covered_nodes(session, principal.scope)
+    if not (_sees(covered, source) or _sees(covered, destination)):
+        return Notice("transfers.nodes_not_yours", status=403)
+    move = transfer_plans.PlannedMove(basis, sku, source, destination, units)
+    try:
+        return transfer_plans.apply_plan(session, [move], requested_by=principal.name)[0]
+    except UnknownSku:
+        return Notice("transfers.unknown_sku", {"sku": sku}, status=422)
+    except UnknownNode as unknown:
+        return _unknown_node(", ".join(unknown.details.get("codes", [source])))
     except YipanError as refused:
         return _refused(refused)

@@ -22,17 +22,19 @@ from yipan.console.forms import csrf_ok
 from yipan.console.login_page import SignInRedirectRoute
 from yipan.console.notice import Notice
 from yipan.console.paging import MAX_PAGE, positive_int
-from yipan.console.rendering import render
+from yipan.console.rendering import render, wants_fragment
 from yipan.console.transfers_page import (
     READ_PERMISSION,
     STATES,
     TRANSFER_PERMISSION,
     TransferList,
     TransferView,
+    apply_suggestion,
     cancel,
     list_page,
     receive,
     ship,
+    suggested_moves,
     transfer_form,
     transfer_view,
 )
@@ -121,6 +123,52 @@ def transfers_new(
     with unit_of_work(engine, readonly=True) as session:
         form = transfer_form(session, sku=sku, source=source, destination=to, quantity=qty)
     return _show(request, user, "form", {"form": form}, form.notice)
+
+
+# The transfer plan's suggested moves: a fragment the list page loads after it shows (working
+# the plan out takes a moment), or a page of its own without HTMX.
+@router.get("/suggested")
+def transfers_suggested(request: Request, engine: EngineDep, user: SignedIn) -> Response:
+    if not user.principal.may(READ_PERMISSION):
+        return _refused(request, user, "transfers.may_not_read", 403)
+    with unit_of_work(engine, readonly=True) as session:
+        suggestions = suggested_moves(session, user.scope)
+    if wants_fragment(request):
+        context = {
+            "suggestions": suggestions,
+            "may_transfer": user.principal.may(TRANSFER_PERMISSION),
+        }
+        return render(request, "_transfer_suggestions.html", context, section=SECTION)
+    return _show(request, user, "suggested", {"suggestions": suggestions}, None)
+
+
+@router.post("/suggested/apply")
+def transfers_apply_suggestion(
+    request: Request,
+    engine: EngineDep,
+    user: SignedIn,
+    basis: Field = "",
+    sku: Field = "",
+    source: Field = "",
+    destination: Field = "",
+    quantity: Field = "",
+    csrf_token: Field = "",
+) -> Response:
+    if not user.principal.may(TRANSFER_PERMISSION):
+        return _refused(request, user, "transfers.may_not", 403)
+    refusal = _csrf_refusal(request, user, csrf_token)
+    if refusal is not None:
+        return refusal
+    move = {"sku": sku, "source": source, "destination": destination, "quantity": quantity}
+    with unit_of_work(engine) as session:
+        outcome = apply_suggestion(session, user.principal, basis=basis, **move)
+        if isinstance(outcome, Notice):
+            session.rollback()
+    if isinstance(outcome, Notice):
+        with unit_of_work(engine, readonly=True) as session:
+            suggestions = suggested_moves(session, user.scope, notice=outcome)
+        return _show(request, user, "suggested", {"suggestions": suggestions}, outcome)
+    return _to_transfer(outcome.code, "created")
 
 
 def _csrf_refusal(request: Request, user: ConsoleUser, csrf_token: str) -> Response | None:
