@@ -341,3 +341,23 @@ def test_a_marketer_undoes_a_merge_from_the_360_page(desk: Staff) -> None:
     twice = client.post(path, data={"reason": "再来", "csrf_token": desk.csrf("mkt")})
     assert twice.status_code == 409
     assert "已经撤销过了" in notice(twice.text)
+
+
+def test_the_360_page_lists_the_members_coupons_or_says_how_to_issue_one(desk: Staff) -> None:
+    li = member(desk.engine, "pos", "card-c", "李雷", phone="13600001111")
+    empty = desk.as_("hq").get(f"/console/members/{li}").text
+    assert 'data-testid="no-coupons"' in empty
+    template = {
+        "code": "ten-off",
+        "name": "10元无门槛",
+        "benefit": {"kind": "amount_off", "amount_fen": 1000},
+    }
+    desk.api("/coupon-templates", template, status=201)
+    issued = desk.api(
+        "/coupon-templates/ten-off/issue", {"issue_key": "c-1", "member_ids": [li]}, status=201
+    )
+    [code] = [c["code"] for c in issued["coupons"]]
+    page = desk.as_("hq").get(f"/console/members/{li}").text
+    assert 'data-testid="coupon-table"' in page
+    assert code in page
+    assert "可用" in page  # issued and not yet redeemed

@@ -323,3 +323,30 @@ def test_undoing_a_records_link_gives_it_a_member_of_its_own(client: TestClient)
     assert moved["record"] == "pos:card-1"
     found = client.get("/api/v1/members", params={"phone": PHONE}).json()
     assert {m["id"] for m in found} == {member_id, split_off["id"]}
+
+
+def test_the_360_shows_coupons_issued_to_the_member_and_to_ids_merged_into_them(
+    engine: Engine,
+) -> None:
+    with world.client(engine) as client:
+        [card] = ingest(client, record("pos", "card-9", "李四", phone="13700001111"))
+        [account] = ingest(client, record("online_shop", "u-9", "李四", email="ls@qq.com"))
+        template = {
+            "code": "ten-off",
+            "name": "10元无门槛",
+            "benefit": {"kind": "amount_off", "amount_fen": 1000},
+        }
+        assert client.post("/api/v1/coupon-templates", json=template).status_code == 201
+        codes = []
+        for key, member in (("live-1", account["member_id"]), ("live-2", card["member_id"])):
+            issued = client.post(
+                "/api/v1/coupon-templates/ten-off/issue",
+                json={"issue_key": key, "member_ids": [member]},
+            )
+            assert issued.status_code == 201, issued.text
+            codes += [c["code"] for c in issued.json()["coupons"]]
+        # The account learns the card's phone: one member, holding both coupons.
+        ingest(client, record("online_shop", "u-9", "李四", email="ls@qq.com", phone="13700001111"))
+        view = client.get(f"/api/v1/members/{card['member_id']}/360").json()
+        assert sorted(c["code"] for c in view["coupons"]) == sorted(codes)
+        assert {(c["template"], c["status"]) for c in view["coupons"]} == {("ten-off", "issued")}

@@ -34,6 +34,7 @@ from yipan.members.errors import (
 )
 from yipan.members.schemas import DecisionIn, Member360, MemberOut, ReviewOut
 from yipan.members.service import profile, review
+from yipan.promotions.service import coupons
 
 MAX_QUERY_LENGTH = 40
 MAX_REASON_LENGTH = 500  # as the members service's DecisionIn.why
@@ -166,6 +167,7 @@ def member_page(
         return _not_found(asked)
     if not sees_member(session, view, visible_nodes(session, scope)):
         return _not_found(asked)
+    view = coupons.with_coupons(session, view)
     return MemberPage(asked=asked, view=view, notice=notice)
 
 

@@ -35,6 +35,7 @@ from yipan.members.schemas import (
     UnmergeResult,
 )
 from yipan.members.service import importing, ingest, points, profile, review, tiers
+from yipan.promotions.service import coupons
 
 router = APIRouter(prefix="/api/v1/members", tags=["members"], responses=ERROR_RESPONSES)
 
@@ -154,7 +155,7 @@ def member_360(member_id: MemberId, engine: EngineDep, who: Reader) -> Member360
         view = profile.member_360(session, member_id, unmasked=who.may("members.pii"))
         if not scoped.sees_member(session, view, scoped.visible_nodes(session, who.scope)):
             raise UnknownMember(f"no member {member_id}", member_id=member_id)
-        return view
+        return coupons.with_coupons(session, view)
 
 
 @router.get("/{member_id}/export", dependencies=allowed("members.export"))

@@ -136,6 +136,17 @@ class MemberOrder(OrderSummary):
     member_id: str = Field(description="the Yipan id the order was placed under")
 
 
+class HeldCoupon(BaseModel):
+    """A coupon issued to the member (or to an id merged into them), as the 360 view shows it."""
+
+    code: str
+    template: str
+    status: str = Field(description="issued, redeemed or void")
+    valid_until: datetime | None
+    redeemed_at: datetime | None
+    redeemed_channel: str | None
+
+
 class Member360(BaseModel):
     profile: MemberOut
     identities: list[IdentityOut]
@@ -144,6 +155,9 @@ class Member360(BaseModel):
     points_balance: int = Field(default=0, description="points on the ledger, every channel")
     tier: MemberTierStatus | None = Field(
         default=None, description="tier, benefits and net spend of the last 12 months"
+    )
+    coupons: list[HeldCoupon] = Field(
+        default_factory=list, description="newest first, valid in every channel unless restricted"
     )
 
 

@@ -71,7 +71,8 @@ def member_360(
 ) -> Member360:
     """Profile, identities (masked unless `unmasked`: for roles that may see personal data
     whole), merge history, the orders of every channel and every id the member has had, points
-    and tier. Coupons and tags join this view as their contexts arrive."""
+    and tier. The edges add the coupons (`promotions.service.coupons.with_coupons`): promotions
+    asks members for tiers, so members cannot ask promotions."""
     member = store.holder(session, store.load_member(session, member_id))
     box = vault()
     rows = session.execute(

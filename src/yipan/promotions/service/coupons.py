@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from yipan.events import service as events
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.db import insert_for
+from yipan.members.schemas import HeldCoupon, Member360
 from yipan.promotions.domain.coupons import Coupon
 from yipan.promotions.errors import (
     CouponAlreadyUsed,
@@ -56,6 +57,33 @@ BEARER_SLOT = "#"
 
 def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+def with_coupons(session: Session, view: Member360, *, limit: int = 50) -> Member360:
+    """The member's 360 view with the coupons issued to them or to any id merged into them,
+    newest first. The members context cannot ask promotions (promotions asks members for tiers),
+    so the edges that show a 360 view add its coupons here."""
+    ids = {view.profile.id}
+    ids.update(m.absorbed for m in view.merges if m.absorbed is not None and m.undone_at is None)
+    rows = session.execute(
+        select(CouponRow, CouponTemplateRow.code)
+        .join(CouponTemplateRow, CouponTemplateRow.id == CouponRow.template_id)
+        .where(CouponRow.owner_member_id.in_(sorted(ids)))
+        .order_by(CouponRow.issued_at.desc(), CouponRow.id.desc())
+        .limit(limit)
+    ).all()
+    held = [
+        HeldCoupon(
+            code=row.code,
+            template=template_code,
+            status=row.status,
+            valid_until=row.valid_until,
+            redeemed_at=row.redeemed_at,
+            redeemed_channel=row.redeemed_channel,
+        )
+        for row, template_code in rows
+    ]
+    return view.model_copy(update={"coupons": held})
 
 
 def normalise_code(code: str) -> str:
