@@ -30,7 +30,7 @@ from yipan.console.assisted_page import (
     placed_view,
     ready_now,
 )
-from yipan.console.forms import csrf_ok
+from yipan.console.forms import attempt_write, csrf_ok
 from yipan.console.login_page import SignInRedirectRoute
 from yipan.console.notice import Notice
 from yipan.console.rendering import render
@@ -157,10 +157,9 @@ def assisted_place(request: Request, engine: EngineDep, user: SignedIn, form: Po
     if not csrf_ok(request, _text(form, "csrf_token")):
         return _refused(request, "desk.form_expired", 403)
     asked = read_place_form(form)
-    with unit_of_work(engine) as session:
-        outcome = place(session, user.scope, chosen, asked, user.username)
-        if isinstance(outcome, Notice):
-            session.rollback()
+    outcome = attempt_write(
+        engine, lambda session: place(session, user.scope, chosen, asked, user.username)
+    )
     if isinstance(outcome, Notice):
         with unit_of_work(engine, readonly=True) as session:
             page = assisted_order(session, user.scope, chosen, asked.cart, notice=outcome)
@@ -202,10 +201,10 @@ def assisted_ready_now(
         return chosen
     if not csrf_ok(request, csrf_token):
         return _refused(request, "desk.form_expired", 403)
-    with unit_of_work(engine) as session:
-        shown = ready_now(session, chosen, order_id, fulfilment_id, user.username)
-        if shown.notice is not None:
-            session.rollback()
+    shown = attempt_write(
+        engine,
+        lambda session: ready_now(session, chosen, order_id, fulfilment_id, user.username),
+    )
     # Rendered, not redirected: the code is not put in a URL. A reload sends the form again,
     # and the orders service answers a repeated mark-ready with the same code.
     return _placed(request, shown)

@@ -34,7 +34,7 @@ from yipan.console.desk_page import (
     take_return,
     unknown_pickup,
 )
-from yipan.console.forms import csrf_ok
+from yipan.console.forms import attempt_write, csrf_ok
 from yipan.console.login_page import SignInRedirectRoute
 from yipan.console.notice import Notice
 from yipan.console.paging import record_id
@@ -159,10 +159,7 @@ def _on_pickup(
     number = record_id(fulfilment_id)
     if number is None:
         return _desk(request, engine, chosen, unknown_pickup(fulfilment_id))
-    with unit_of_work(engine) as session:
-        notice = action(session, chosen, number)
-        if notice is not None:
-            session.rollback()
+    notice = attempt_write(engine, lambda session: action(session, chosen, number))
     if notice is None:
         return _back(chosen, done=done)
     if notice.key == WRONG_CODE:
@@ -220,10 +217,9 @@ def desk_take_return(
     if not isinstance(chosen, str):
         return chosen
     form = ReturnForm(order_id, line_no, quantity, condition, reason, idempotency_key)
-    with unit_of_work(engine) as session:
-        outcome = take_return(session, chosen, form, user.username)
-        if isinstance(outcome, Notice):
-            session.rollback()
+    outcome = attempt_write(
+        engine, lambda session: take_return(session, chosen, form, user.username)
+    )
     if isinstance(outcome, Notice):
         with unit_of_work(engine, readonly=True) as session:
             returns_desk = return_desk(session, order_id, notice=outcome)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from yipan.console.forms import csrf_ok
+from yipan.console.forms import attempt_write, csrf_ok
 from yipan.console.login_page import SignInRedirectRoute
 from yipan.console.marketing_forms import MAX_CODE
 from yipan.console.marketing_page import (
@@ -108,11 +108,7 @@ def _write(engine: EngineDep, action: Callable[[Session], T | Notice]) -> T | No
     can lose the race for its code: the second try then finds the first's work and replays."""
     for attempt in (1, 2):
         try:
-            with unit_of_work(engine) as session:
-                outcome = action(session)
-                if isinstance(outcome, Notice):
-                    session.rollback()
-            return outcome
+            return attempt_write(engine, action)
         except IntegrityError:
             if attempt == 2:
                 raise

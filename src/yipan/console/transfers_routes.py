@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from yipan.console.forms import csrf_ok
+from yipan.console.forms import attempt_write, csrf_ok
 from yipan.console.login_page import SignInRedirectRoute
 from yipan.console.notice import Notice
 from yipan.console.paging import MAX_PAGE, positive_int
@@ -160,10 +160,9 @@ def transfers_apply_suggestion(
     if refusal is not None:
         return refusal
     move = {"sku": sku, "source": source, "destination": destination, "quantity": quantity}
-    with unit_of_work(engine) as session:
-        outcome = apply_suggestion(session, user.principal, basis=basis, **move)
-        if isinstance(outcome, Notice):
-            session.rollback()
+    outcome = attempt_write(
+        engine, lambda session: apply_suggestion(session, user.principal, basis=basis, **move)
+    )
     if isinstance(outcome, Notice):
         with unit_of_work(engine, readonly=True) as session:
             suggestions = suggested_moves(session, user.scope, notice=outcome)
@@ -202,12 +201,12 @@ def transfers_create(
     if refusal is not None:
         return refusal
     asked = {"sku": sku, "source": source, "destination": destination, "quantity": quantity}
-    with unit_of_work(engine) as session:
-        outcome = request_transfer(
+    outcome = attempt_write(
+        engine,
+        lambda session: request_transfer(
             session, user.principal, **asked, reason=reason, idempotency_key=idempotency_key
-        )
-        if isinstance(outcome, Notice):
-            session.rollback()
+        ),
+    )
     if isinstance(outcome, Notice):
         with unit_of_work(engine, readonly=True) as session:
             form = transfer_form(session, **asked, reason=reason, notice=outcome)
@@ -243,11 +242,9 @@ def _step(
     refusal = _csrf_refusal(request, user, csrf_token)
     if refusal is not None:
         return refusal
-    with unit_of_work(engine) as session:
-        view = transfer_view(session, user.principal, code)
-        outcome = act(session, view)
-        if isinstance(outcome, Notice):
-            session.rollback()
+    outcome = attempt_write(
+        engine, lambda session: act(session, transfer_view(session, user.principal, code))
+    )
     if isinstance(outcome, Notice):
         with unit_of_work(engine, readonly=True) as session:
             view = transfer_view(session, user.principal, code, notice=outcome)
