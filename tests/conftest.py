@@ -4,11 +4,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
 from tests import support
+from yipan.auth.service import passwords
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+# Argon2 at its production cost takes ~0.1 s a hash; the console's tests sign several users in
+# for every test, and the parameters are not what they test (the rehash test sets its own).
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
+    monkeypatch.setattr(passwords, "_hasher", CHEAP_HASHER)
+    return CHEAP_HASHER
 
 
 @pytest.fixture(scope="session")
