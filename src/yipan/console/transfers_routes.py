@@ -154,9 +154,7 @@ def transfers_apply_suggestion(
     quantity: Field = "",
     csrf_token: Field = "",
 ) -> Response:
-    if not user.principal.may(TRANSFER_PERMISSION):
-        return _refused(request, user, "transfers.may_not", 403)
-    refusal = _csrf_refusal(request, user, csrf_token)
+    refusal = _write_refusal(request, user, csrf_token)
     if refusal is not None:
         return refusal
     move = {"sku": sku, "source": source, "destination": destination, "quantity": quantity}
@@ -170,7 +168,10 @@ def transfers_apply_suggestion(
     return _to_transfer(outcome.code, "created")
 
 
-def _csrf_refusal(request: Request, user: ConsoleUser, csrf_token: str) -> Response | None:
+def _write_refusal(request: Request, user: ConsoleUser, csrf_token: str) -> Response | None:
+    """A plain 403 page unless the user may move stock and the form is the session's."""
+    if not user.principal.may(TRANSFER_PERMISSION):
+        return _refused(request, user, "transfers.may_not", 403)
     if not csrf_ok(request, csrf_token):
         return _refused(request, user, "transfers.form_expired", 403)
     return None
@@ -195,9 +196,7 @@ def transfers_create(
     idempotency_key: Field = "",
     csrf_token: Field = "",
 ) -> Response:
-    if not user.principal.may(TRANSFER_PERMISSION):
-        return _refused(request, user, "transfers.may_not", 403)
-    refusal = _csrf_refusal(request, user, csrf_token)
+    refusal = _write_refusal(request, user, csrf_token)
     if refusal is not None:
         return refusal
     asked = {"sku": sku, "source": source, "destination": destination, "quantity": quantity}
@@ -237,9 +236,7 @@ def _step(
     act: Step,
 ) -> Response:
     """Run one step on a transfer the user sees, in its own transaction, undone when refused."""
-    if not user.principal.may(TRANSFER_PERMISSION):
-        return _refused(request, user, "transfers.may_not", 403)
-    refusal = _csrf_refusal(request, user, csrf_token)
+    refusal = _write_refusal(request, user, csrf_token)
     if refusal is not None:
         return refusal
     outcome = attempt_write(
