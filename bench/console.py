@@ -42,16 +42,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from bench.harness import log, machine
+from bench.harness import deliver_backlog, log, machine
 from yipan.app import create_app
 from yipan.auth.service import login, sessions
 from yipan.demo.build import build_demo, demo_status
 from yipan.demo.logins import DEMO_PASSWORD, DEMO_STORE, ensure_demo_logins
-from yipan.events.service import InProcessRelay, deliver_pending
 from yipan.kernel.db import make_engine, unit_of_work
 from yipan.members.models import Member
 from yipan.orders.models import Order
-from yipan.wiring import event_registry
 
 HQ, STORE_MANAGER = "admin", "nj001"
 WARMUP = 3
@@ -128,7 +126,7 @@ def kept_demo(seed: int, scale: float, rebuild: bool) -> Path:
     try:
         build_demo(engine, seed=seed, scale=scale, progress=_Phases())
         ensure_demo_logins(engine)
-        delivered = deliver_pending(engine, InProcessRelay(event_registry()), batch_size=1000)
+        delivered = deliver_backlog(engine)
         log(f"  outbox: {delivered.delivered:,} events delivered")
     finally:
         engine.dispose()  # the last connection closing folds the WAL into the file

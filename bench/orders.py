@@ -31,6 +31,7 @@ from sqlalchemy import Engine, func, select, text
 from bench.harness import (
     BackendCpu,
     api_server,
+    deliver_backlog,
     integration_key,
     log,
     percentiles,
@@ -540,6 +541,8 @@ def run_backend(
     world = build(engine)
     figures["build_s"] = round(time.perf_counter() - t0, 1)
     flash_nodes = stock_flash_sku(engine, world)
+    backlog = deliver_backlog(engine)
+    log(f"{name}: the set-up's {backlog.delivered:,} events delivered before measuring")
     vacuum_analyze(engine)
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:

@@ -37,7 +37,8 @@ from yipan.catalog import service as catalog
 from yipan.catalog.errors import UnknownSku
 from yipan.channels import service as channels
 from yipan.channels.domain import ChannelType
-from yipan.console.desk_page import TERMINAL, desk_store
+from yipan.console.desk_page import desk_store
+from yipan.console.fulfilment_steps import TERMINAL
 from yipan.console.members_page import member_page
 from yipan.console.notice import Notice
 from yipan.console.paging import record_id

@@ -18,16 +18,16 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from yipan.auth.domain import Scope
+from yipan.console.fulfilment_steps import take_step
 from yipan.console.members_page import yuan
 from yipan.console.notice import Notice
 from yipan.kernel.errors import YipanError
 from yipan.orders.domain.fulfilment import Action, Kind, State
-from yipan.orders.errors import UnknownFulfilment, UnknownOrder, WrongPickupCode
-from yipan.orders.schemas import ActionIn, OrderOut, ReturnIn, ReturnLineIn, ReturnOut
-from yipan.orders.service import lifecycle, queries, returns
+from yipan.orders.errors import UnknownFulfilment, UnknownOrder
+from yipan.orders.schemas import OrderOut, ReturnIn, ReturnLineIn, ReturnOut
+from yipan.orders.service import queries, returns
 
 DESK_PERMISSION = "orders.write"
-TERMINAL = "console"
 RETURN_CHANNEL = "pos"
 MAX_REASON_LENGTH = 200  # as the orders service's ReturnIn.reason
 # Enough for a store's open pickups on one screen; the desk works the oldest first.
@@ -115,42 +115,17 @@ def mark_ready(session: Session, store: str, fulfilment_id: int, who: str) -> No
     """Put the goods on the pickup shelf (the customer gets their code); a notice if refused."""
     if not _store_pickup(session, store, fulfilment_id):
         return unknown_pickup(fulfilment_id)
-    try:
-        lifecycle.advance(
-            session, fulfilment_id, Action.MARK_READY, ActionIn(actor=who, terminal=TERMINAL)
-        )
-    except YipanError as refused:
-        return Notice("desk.refused", {"message": refused.message}, status=refused.status)
-    return None
+    return take_step(session, fulfilment_id, Action.MARK_READY, who)
 
 
 def hand_over(
     session: Session, store: str, fulfilment_id: int, code: str, who: str
 ) -> Notice | None:
-    """Hand the goods over against the customer's code; a notice when refused. The caller
-    keeps a wrong code in the audit trail with `count_wrong_code`, in a unit of work of its own
-    (this one is rolled back with the refusal)."""
+    """Hand the goods over against the customer's code; a notice when refused (a wrong code:
+    see `take_step`)."""
     if not _store_pickup(session, store, fulfilment_id):
         return unknown_pickup(fulfilment_id)
-    if not code.strip():
-        return Notice("desk.code_missing", status=422)
-    act = ActionIn(actor=who, terminal=TERMINAL, code=code.strip()[:32])
-    try:
-        lifecycle.advance(session, fulfilment_id, Action.HAND_OVER, act)
-    except WrongPickupCode as wrong:
-        values = {"message": wrong.message, "left": wrong.details.get("attempts_left", 0)}
-        return Notice(WRONG_CODE, values, status=wrong.status)
-    except YipanError as refused:
-        return Notice("desk.refused", {"message": refused.message}, status=refused.status)
-    return None
-
-
-WRONG_CODE = "desk.wrong_code"
-
-
-def count_wrong_code(session: Session, fulfilment_id: int, who: str) -> None:
-    """A wrong code counts towards the pickup's lock: `MAX_CODE_ATTEMPTS` and no more."""
-    lifecycle.record_wrong_code(session, fulfilment_id, ActionIn(actor=who, terminal=TERMINAL))
+    return take_step(session, fulfilment_id, Action.HAND_OVER, who, code)
 
 
 # --- returns ---------------------------------------------------------------------------------

@@ -21,10 +21,8 @@ from starlette.responses import Response
 
 from yipan.console.desk_page import (
     DESK_PERMISSION,
-    WRONG_CODE,
     ReturnDesk,
     ReturnForm,
-    count_wrong_code,
     desk_store,
     hand_over,
     mark_ready,
@@ -35,6 +33,7 @@ from yipan.console.desk_page import (
     unknown_pickup,
 )
 from yipan.console.forms import attempt_write, csrf_ok
+from yipan.console.fulfilment_steps import WRONG_CODE, count_wrong_code
 from yipan.console.login_page import SignInRedirectRoute
 from yipan.console.notice import Notice
 from yipan.console.paging import record_id

@@ -783,7 +783,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "orders.no_fulfilments": "这个订单还没有履约单。",
         "orders.items": "商品",
         "orders.actions": "可执行操作",
-        "orders.actions_next": "操作按钮将在下一步开放，目前仅供查看。",
+        "orders.step_done": "已完成：{action}。",
+        "orders.may_not_act": "您的角色可以查看订单，但不能办理履约操作。",
+        "orders.form_expired": "表单已过期（或不是从本页提交的），什么都没有改动。请刷新页面后再试。",
+        "orders.unknown_fulfilment": "这个订单没有编号为“{id}”的履约单，或您无权办理它。",
+        "orders.unknown_action": "没有“{action}”这个履约操作。",
         "orders.routing": "寻源与路由说明",
         "orders.no_routing": "这个订单没有路由决策（例如门店收银的订单当场交付）。",
         "orders.why": "原因：",
@@ -1809,7 +1813,16 @@ MESSAGES: dict[str, dict[str, str]] = {
         "orders.no_fulfilments": "This order has no fulfilment yet.",
         "orders.items": "Items",
         "orders.actions": "Allowed actions",
-        "orders.actions_next": "The actions come with the next step; for now they are shown only.",
+        "orders.step_done": "Done: {action}.",
+        "orders.may_not_act": "Your role may read orders but not take their fulfilment steps.",
+        "orders.form_expired": (
+            "The form has expired (or was not sent from this page); nothing was changed. "
+            "Reload the page and try again."
+        ),
+        "orders.unknown_fulfilment": (
+            "This order has no fulfilment “{id}”, or it is not yours to act on."
+        ),
+        "orders.unknown_action": "There is no fulfilment step called “{action}”.",
         "orders.routing": "Sourcing and routing",
         "orders.no_routing": (
             "This order has no routing decision (a till sale, for one, is handed over at once)."

@@ -19,13 +19,23 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from yipan.auth.domain import Scope
+from yipan.console.fulfilment_steps import take_step
 from yipan.console.i18n import Translate
 from yipan.console.notice import Notice
-from yipan.console.paging import MAX_ID, MAX_PAGE, PAGE_SIZE, Pager, pager, positive_int
-from yipan.data_scope import sees_order, visible_nodes
+from yipan.console.paging import (
+    MAX_ID,
+    MAX_PAGE,
+    PAGE_SIZE,
+    Pager,
+    pager,
+    positive_int,
+    record_id,
+)
+from yipan.data_scope import check_fulfilment, sees_order, visible_nodes
 from yipan.kernel.config import get_settings
+from yipan.orders.domain.fulfilment import Action
 from yipan.orders.domain.routing import Method
-from yipan.orders.errors import UnknownOrder
+from yipan.orders.errors import UnknownFulfilment, UnknownOrder
 from yipan.orders.schemas import OrderEventOut, OrderOut, OrderSummary
 from yipan.orders.service import queries
 
@@ -282,3 +292,38 @@ def order_detail(session: Session, scope: Scope, raw_id: str) -> OrderDetail:
         events=queries.order_events(session, order_id),
         routing=[_routing_view(d.id, d.trigger, d.created_at, d.explanation) for d in decisions],
     )
+
+
+# --- the fulfilment steps as buttons ---------------------------------------------------------
+
+ACT_PERMISSION = "orders.write"
+
+
+def act_on_fulfilment(
+    session: Session,
+    scope: Scope,
+    raw_order_id: str,
+    raw_fulfilment_id: str,
+    raw_action: str,
+    code: str,
+    who: str,
+) -> Notice | None:
+    """Take one step of one of the order's fulfilments (the same step as the API's
+    `POST /fulfilments/{id}/{action}`); None when done, else a notice saying why not. A
+    fulfilment of another order, or at a node outside `scope`, is unknown (404)."""
+    view = order_detail(session, scope, raw_order_id)
+    if view.order is None:
+        return view.notice
+    unknown = Notice("orders.unknown_fulfilment", {"id": raw_fulfilment_id[:MAX_CODE_LENGTH]}, 404)
+    fulfilment_id = record_id(raw_fulfilment_id)
+    if fulfilment_id is None or fulfilment_id not in {f.id for f in view.order.fulfilments}:
+        return unknown
+    try:
+        check_fulfilment(session, scope, fulfilment_id)
+    except UnknownFulfilment:
+        return unknown
+    try:
+        action = Action(raw_action)
+    except ValueError:
+        return Notice("orders.unknown_action", {"action": raw_action[:MAX_CODE_LENGTH]}, 404)
+    return take_step(session, fulfilment_id, action, who, code)

@@ -24,11 +24,10 @@ from yipan.console.login_page import router as login_router
 from yipan.console.marketing_routes import router as marketing_pages
 from yipan.console.member_routes import router as member_pages
 from yipan.console.notice import Notice
+from yipan.console.order_routes import router as order_pages
 from yipan.console.orders_page import (
-    OrderDetail,
     OrderList,
     list_orders,
-    order_detail,
     read_filters,
     read_page,
 )
@@ -154,15 +153,6 @@ def orders(
     return render(request, template, context, section="orders", status_code=status)
 
 
-@pages.get("/orders/{order_id}")
-def order_page(request: Request, engine: EngineDep, order_id: str) -> Response:
-    with unit_of_work(engine, readonly=True) as session:
-        view: OrderDetail = order_detail(session, _signed_in(request).scope, order_id)
-    status = view.notice.status if view.notice else 200
-    context = {"view": view, "notice": view.notice}
-    return render(request, "order_detail.html", context, section="orders", status_code=status)
-
-
 pages.add_api_route("/logout", log_out, methods=["POST"])
 
 router = APIRouter(include_in_schema=False)
@@ -170,6 +160,7 @@ router.include_router(public)
 router.include_router(login_router)
 # Before `pages`: its ledger route `/inventory/{sku}/{node}` would take `/inventory/transfers/…`.
 router.include_router(transfer_pages)
+router.include_router(order_pages)
 router.include_router(pages)
 router.include_router(member_pages)
 router.include_router(desk_pages)
