@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse
 from starlette.responses import Response
 
+from yipan.console.alerts_routes import router as alert_pages
 from yipan.console.assisted_routes import router as assisted_pages
 from yipan.console.audit_routes import router as audit_pages
 from yipan.console.dashboard_routes import router as dashboard_pages
@@ -160,6 +161,7 @@ router.include_router(public)
 router.include_router(login_router)
 # Before `pages`: its ledger route `/inventory/{sku}/{node}` would take `/inventory/transfers/…`.
 router.include_router(transfer_pages)
+router.include_router(alert_pages)
 router.include_router(order_pages)
 router.include_router(pages)
 router.include_router(member_pages)

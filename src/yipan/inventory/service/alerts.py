@@ -15,10 +15,11 @@ event. Once cleared, the next crossing raises a new alert.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, literal_column, select, text, tuple_, update
+from sqlalchemy import Select, Table, func, literal_column, select, text, tuple_, update
 from sqlalchemy.orm import Session
 
 from yipan.catalog import service as catalog
@@ -231,23 +232,56 @@ def list_alerts(
     status: str | None = None,
     node: str | None = None,
     sku: str | None = None,
+    nodes: Collection[str] | None = None,
     offset: int = 0,
     limit: int = 100,
 ) -> list[AlertOut]:
-    """Alerts newest first, filtered by status, node and SKU."""
+    """Alerts newest first, filtered by status (`live`: open or acknowledged), node, SKU and a
+    set of nodes (a user's data scope; None for all)."""
     stmt = (
-        select(alerts)
+        _filtered(session, select(alerts), status=status, node=node, sku=sku, nodes=nodes)
         .order_by(alerts.c.raised_at.desc(), alerts.c.id.desc())
         .offset(offset)
         .limit(limit)
     )
-    if status:
+    return _outs(session, session.execute(stmt).all())
+
+
+def count_alerts(
+    session: Session,
+    *,
+    status: str | None = None,
+    node: str | None = None,
+    sku: str | None = None,
+    nodes: Collection[str] | None = None,
+) -> int:
+    """How many alerts `list_alerts` pages through with the same filters."""
+    stmt = select(func.count()).select_from(alerts)
+    stmt = _filtered(session, stmt, status=status, node=node, sku=sku, nodes=nodes)
+    return int(session.scalar(stmt) or 0)
+
+
+def _filtered(
+    session: Session,
+    stmt: Select[Any],
+    *,
+    status: str | None,
+    node: str | None,
+    sku: str | None,
+    nodes: Collection[str] | None,
+) -> Select[Any]:
+    if status == "live":
+        stmt = stmt.where(_LIVE)
+    elif status:
         stmt = stmt.where(alerts.c.status == status)
     if node:
         stmt = stmt.where(alerts.c.node_id == node_id(session, node))
     if sku:
         stmt = stmt.where(alerts.c.sku_id == catalog.sku_id(session, sku))
-    return _outs(session, session.execute(stmt).all())
+    if nodes is not None:
+        ids = list(find_node_ids(session, list(nodes)).values())
+        stmt = stmt.where(alerts.c.node_id.in_(ids))
+    return stmt
 
 
 def get_alert(session: Session, alert_id: int) -> AlertOut:
