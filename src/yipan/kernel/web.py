@@ -18,7 +18,8 @@ from starlette.exceptions import HTTPException
 from yipan.kernel.errors import YipanError
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
+    # Async: a sync dependency would cost every request a hop to a worker thread and back.
     engine: Engine = request.app.state.engine
     return engine
 
