@@ -16,6 +16,7 @@ from yipan.demo.history import (
     DemoHistory,
     demo_history,
     guides_of,
+    lapse_times,
     order_count,
 )
 from yipan.demo.marketing import SHANGHAI, Calendar, demo_calendar
@@ -136,6 +137,56 @@ def test_members_buy_about_two_thirds_and_many_come_back(year: DemoHistory) -> N
     per_member = Counter(o.member_id for o in year.orders if o.member_id)
     assert sum(1 for n in per_member.values() if n >= 2) > 0.4 * len(per_member)
     assert max(per_member.values()) >= 10  # the loyal few
+
+
+def test_members_have_tastes_walk_in_customers_do_not(world: World, year: DemoHistory) -> None:
+    """A member's lines gather in their two favourite categories, far more than the lines of
+    customers without a card do in the same two, and mostly in one clothing size."""
+    category = {s.code: s.sku.category_code for s in world.skus}
+    size = {s.code: s.sku.attributes.get("size") for s in world.skus if s.sku.attributes}
+    members: dict[str, Counter[str]] = defaultdict(Counter)
+    clothing: dict[str, Counter[str]] = defaultdict(Counter)
+    walk_in: Counter[str] = Counter()
+    for o in year.orders:
+        for line in o.lines:
+            if o.member_id:
+                members[o.member_id][category[line.sku]] += 1
+                if size.get(line.sku) in {"S", "M", "L", "XL", "XXL"}:
+                    clothing[o.member_id][str(size[line.sku])] += 1
+            else:
+                walk_in[category[line.sku]] += 1
+
+    crowd = sum(walk_in.values())
+
+    def lift(counts: Counter[str]) -> float:
+        """How much more of the member's lines fall in their two biggest categories than of the
+        crowd's lines in the same two."""
+        top = [c for c, _ in counts.most_common(2)]
+        own = sum(counts[c] for c in top) / sum(counts.values())
+        return own - sum(walk_in[c] for c in top) / crowd
+
+    regulars = [c for c in members.values() if sum(c.values()) >= 8]
+    assert len(regulars) > 50
+    assert statistics.median(lift(c) for c in regulars) >= 0.2
+    assert len({c.most_common(1)[0][0] for c in regulars}) >= 10  # tastes differ
+    sized = [c for c in clothing.values() if sum(c.values()) >= 4]
+    assert statistics.median(max(c.values()) / sum(c.values()) for c in sized) >= 0.6
+
+
+def test_some_members_stop_buying_during_the_year(world: World, year: DemoHistory) -> None:
+    """Churn for the member-value model to find: about three in ten members lapse on a day of
+    the year, and none of them buys after it."""
+    lapse_at = lapse_times(world.people.persons, NOW)
+    assert 0.25 <= len(lapse_at) / len(world.people.persons) <= 0.35
+    person_of = {member: int(member[1:]) for member in world.members.values()}
+    after = [
+        o
+        for o in year.orders
+        if o.member_id and o.placed_at.timestamp() >= lapse_at.get(person_of[o.member_id], 1e12)
+    ]
+    assert after == []
+    lapsed_buyers = {person_of[o.member_id] for o in year.orders if o.member_id} & set(lapse_at)
+    assert len(lapsed_buyers) > 100  # they did buy before they went
 
 
 def test_every_channel_and_way_of_fulfilment_is_there(year: DemoHistory) -> None:

@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from yipan.demo.catalogue import DemoSku, Family
 from yipan.demo.marketing import SHANGHAI, Calendar, local_midnight
@@ -86,6 +87,18 @@ POPULARITY_POWER = 0.75  # flattens the long tail a little at the till and onlin
 # No SKU is more than this share of a node's (or the shop's) demand, however small the
 # assortment: at small scales the hero would otherwise be a tenth of every till's sales.
 TOP_SHARE = 0.025
+# Members have tastes, so that what one bought says something about what they buy next (the
+# recommendations and the tags learn from it): most of their lines come from two favourite
+# categories, and a line in another size than theirs is mostly put back.
+TASTE_SHARE = 0.7
+FAVOURITE_CATEGORIES = 2
+OTHER_SIZE_PUT_BACK = 0.85
+# Some members stop buying during the year (moved away, went to a rival): the model of who is
+# still a customer has to find them. A lapsed member drawn to buy is redrawn a few times.
+LAPSE_SHARE = 0.3
+LAPSED_REDRAWS = 3
+CLOTHING_SIZES = (("S", 2), ("M", 4), ("L", 4), ("XL", 3), ("XXL", 1))
+SHOE_SIZES = tuple((str(size), 1) for size in range(35, 45))
 EXCHANGE_RATE = 0.03  # member orders after which points were traded for a gift
 EXCHANGE_POINTS = (500, 1000, 1000, 2000, 3000)
 
@@ -159,15 +172,28 @@ class _Weighted:
 
 
 class _Pool:
-    """Members of one system ordered by when they joined it: only those already in can buy."""
+    """Members of one system ordered by when they joined it: only those already in can buy, and
+    those who have lapsed (`lapse_at`) buy no more."""
 
-    def __init__(self, entries: list[tuple[float, str, Person]]) -> None:
+    def __init__(
+        self, entries: list[tuple[float, str, Person]], lapse_at: dict[int, float]
+    ) -> None:
         entries.sort(key=lambda e: (e[0], e[1]))
         self.joined = [e[0] for e in entries]  # POSIX seconds: compared far faster than datetimes
         self.weighted = _Weighted([(e[1], e[2]) for e in entries], [e[2].activity for e in entries])
+        self.lapse_at = lapse_at
 
     def draw(self, rng: random.Random, at: float) -> tuple[str, Person] | None:
-        return self.weighted.draw(rng, bisect_right(self.joined, at))  # type: ignore[return-value]
+        for _ in range(LAPSED_REDRAWS):
+            found = cast(
+                "tuple[str, Person] | None",
+                self.weighted.draw(rng, bisect_right(self.joined, at)),
+            )
+            if found is None:
+                return None
+            if self.lapse_at.get(found[1].number, at + 1) > at:
+                return found
+        return None  # the customer is no member this time
 
 
 @dataclass
@@ -189,6 +215,10 @@ class _World:
     family: dict[str, str] = field(default_factory=dict)  # SKU → its family's value
     price: dict[str, int] = field(default_factory=dict)  # SKU → list price
     category: dict[str, str] = field(default_factory=dict)  # SKU → category code
+    size: dict[str, str] = field(default_factory=dict)  # SKU → its size, for sized SKUs
+    categories: _Weighted = field(default_factory=lambda: _Weighted([], []))  # by popularity
+    tastes: dict[int, _Taste] = field(default_factory=dict)  # person number → taste
+    favourites: dict[tuple[int, str], _Weighted | None] = field(default_factory=dict)
     wallets: Wallets = field(default_factory=Wallets)
 
 
@@ -223,6 +253,7 @@ def _world(
     carried = {node: weighted(codes) for node, codes in held.items()}
     pools: dict[tuple[str, str | None], list[tuple[float, str, Person]]] = defaultdict(list)
     persons = {p.number: p for p in people.persons}
+    lapse_at = lapse_times(people.persons, now)
     for record in people.records:
         member = members.get(record.key)
         if member is None:
@@ -261,11 +292,77 @@ def _world(
             )
             for s in stores
         },
-        pools={key: _Pool(entries) for key, entries in pools.items()},
+        pools={key: _Pool(entries, lapse_at) for key, entries in pools.items()},
         family={code: s.family.value for code, s in sku_by_code.items()},
         price={code: s.sku.list_price_fen for code, s in sku_by_code.items()},
         category={code: s.sku.category_code for code, s in sku_by_code.items()},
+        size={
+            code: str(s.sku.attributes["size"])
+            for code, s in sku_by_code.items()
+            if s.sku.attributes and "size" in s.sku.attributes
+        },
+        categories=_by_popularity(skus),
     )
+
+
+def lapse_times(persons: Sequence[Person], now: datetime) -> dict[int, float]:
+    """When members stop buying (POSIX seconds): some share of them, at a day spread over the
+    year, so that the member-value model and the lapse-risk tags have churn to find."""
+    first = (now - timedelta(days=HISTORY_DAYS)).timestamp()
+    lapse_at: dict[int, float] = {}
+    for person in persons:
+        rng = random.Random(f"yipan-demo:lapse:{person.number}")
+        if rng.random() < LAPSE_SHARE:
+            lapse_at[person.number] = rng.uniform(first, now.timestamp())
+    return lapse_at
+
+
+def _by_popularity(skus: Sequence[DemoSku]) -> _Weighted:
+    mass: dict[str, float] = defaultdict(float)
+    for s in skus:
+        mass[s.sku.category_code] += s.popularity
+    ordered = sorted(mass)
+    return _Weighted(ordered, [mass[c] for c in ordered])
+
+
+@dataclass(frozen=True)
+class _Taste:
+    categories: tuple[str, ...]
+    sizes: frozenset[str]
+
+
+def _taste(w: _World, person: Person | None) -> _Taste | None:
+    """A member's favourite categories and sizes, the same every time they shop."""
+    if person is None:
+        return None
+    known = w.tastes.get(person.number)
+    if known is None:
+        rng = random.Random(f"yipan-demo:taste:{person.number}")
+        favourites: list[str] = []
+        for _ in range(FAVOURITE_CATEGORIES * 5):
+            category = w.categories.draw(rng)
+            if isinstance(category, str) and category not in favourites:
+                favourites.append(category)
+            if len(favourites) == FAVOURITE_CATEGORIES:
+                break
+        sizes = {_CLOTHING_SIZES.draw(rng), _SHOE_SIZES.draw(rng)}
+        known = _Taste(tuple(favourites), frozenset(str(size) for size in sizes))
+        w.tastes[person.number] = known
+    return known
+
+
+def _favourites(w: _World, source: _Weighted, category: str) -> _Weighted | None:
+    """The part of `source` in one category, with the same weights (built once per pair)."""
+    key = (id(source), category)
+    if key not in w.favourites:
+        items, weights, before = [], [], 0.0
+        for item, upto in zip(source.items, source.cumulative, strict=True):
+            if w.category.get(str(item)) == category:
+                items.append(item)
+                weights.append(upto - before)
+            before = upto
+        w.favourites[key] = _Weighted(items, weights) if items else None
+    return w.favourites[key]
 
 
 def _km(a: NodeIn, b: NodeIn) -> float:
@@ -281,6 +378,7 @@ class _Customer:
     home: NodeIn
     latitude: float
     longitude: float
+    person: Person | None = None
 
 
 def _hours(hours: Sequence[tuple[int, int]]) -> _Weighted:
@@ -289,6 +387,8 @@ def _hours(hours: Sequence[tuple[int, int]]) -> _Weighted:
 
 _STORE_HOURS = _hours(STORE_HOURS)
 _ONLINE_HOURS = _hours(ONLINE_HOURS)
+_CLOTHING_SIZES = _Weighted([s for s, _ in CLOTHING_SIZES], [w for _, w in CLOTHING_SIZES])
+_SHOE_SIZES = _Weighted([s for s, _ in SHOE_SIZES], [w for _, w in SHOE_SIZES])
 _FMCG, _APPAREL = Family.FMCG.value, Family.APPAREL.value
 
 
@@ -304,7 +404,7 @@ def _quantity(rng: random.Random, family: str) -> int:
     return 1
 
 
-def _basket(w: _World, source: _Weighted) -> list[HistoricLine]:
+def _basket(w: _World, source: _Weighted, taste: _Taste | None = None) -> list[HistoricLine]:
     rng = w.rng
     roll, wanted = rng.random(), 1
     for n, share in LINES:
@@ -313,12 +413,24 @@ def _basket(w: _World, source: _Weighted) -> list[HistoricLine]:
             wanted = n
             break
     chosen: list[str] = []
-    for _ in range(wanted * 3):
+    for _ in range(wanted * 5):
         if len(chosen) == wanted:
             break
-        code = source.draw(rng)
-        if code is not None and code not in chosen:
-            chosen.append(str(code))
+        pool = source
+        if taste is not None and taste.categories and rng.random() < TASTE_SHARE:
+            pool = _favourites(w, source, rng.choice(taste.categories)) or source
+        code = pool.draw(rng)
+        if code is None or code in chosen:
+            continue
+        size = w.size.get(str(code))
+        if (
+            taste is not None
+            and size is not None
+            and size not in taste.sizes
+            and rng.random() < OTHER_SIZE_PUT_BACK
+        ):
+            continue
+        chosen.append(str(code))
     return [HistoricLine(code, _quantity(rng, w.family[code]), w.price[code]) for code in chosen]
 
 
@@ -337,7 +449,7 @@ def _customer(w: _World, channel: str, at: datetime, store: NodeIn | None) -> _C
             found = pool.draw(rng, at.timestamp())
     if found is not None:
         member, person = found
-        return _Customer(member, w.nodes[person.home], person.latitude, person.longitude)
+        return _Customer(member, w.nodes[person.home], person.latitude, person.longitude, person)
     home = store or w.till.draw(rng)
     assert isinstance(home, NodeIn)
     return _Customer(
@@ -358,9 +470,15 @@ def _address(customer: _Customer) -> dict[str, object]:
     }
 
 
-def _till_sale(w: _World, at: datetime, store: NodeIn, lines: list[HistoricLine]) -> HistoricOrder:
+def _till_sale(
+    w: _World,
+    at: datetime,
+    store: NodeIn,
+    lines: list[HistoricLine],
+    customer: _Customer | None = None,
+) -> HistoricOrder:
     rng = w.rng
-    customer = _customer(w, "pos", at, store)
+    customer = customer or _customer(w, "pos", at, store)
     order = HistoricOrder(
         channel="pos",
         external_id="",
@@ -397,8 +515,9 @@ def _pos(w: _World, at: datetime) -> tuple[HistoricOrder, NodeIn] | None:
     source = w.carried.get(store.code)
     if source is None:
         return None
-    lines = _basket(w, source)
-    return (_till_sale(w, at, store, lines), store) if lines else None
+    customer = _customer(w, "pos", at, store)
+    lines = _basket(w, source, _taste(w, customer.person))
+    return (_till_sale(w, at, store, lines, customer), store) if lines else None
 
 
 def _ship_parcels(
@@ -473,11 +592,11 @@ def _online(w: _World, channel: str, at: datetime) -> tuple[HistoricOrder, NodeI
         if node is None or node.code not in w.carried:
             method = "ship"
     if method == "ship":
-        lines = _basket(w, w.catalogue)
+        lines = _basket(w, w.catalogue, _taste(w, customer.person))
         parcels = _ship_parcels(w, at, base.code, lines) if lines else None
     else:
         assert node is not None
-        lines = _basket(w, w.carried[node.code])
+        lines = _basket(w, w.carried[node.code], _taste(w, customer.person))
         parcels = _store_parcel(w, method, node, at, lines) if lines else None
     if not parcels:
         return None
