@@ -1,7 +1,7 @@
 """Insights benchmark: a transfer plan for 10,000 SKUs × 160 nodes, from the database to a plan.
 
     python -m bench.insights [--backend postgresql|sqlite] [--skus 10000] [--nodes 160]
-                             [--runs 3]
+                             [--runs 3] [--quick]
 
 A synthetic chain, not the demo: nodes spread over East China (three in four stores, the rest
 warehouses and DCs), SKUs, a stock level of every SKU at every node, and the ledger behind them —
@@ -17,6 +17,12 @@ a read-only unit of work: reading nodes, levels, 28 days of sales and open trans
 out surplus and deficit, and solving one min-cost flow per SKU that has both. It runs `--runs`
 times; the figure is the median wall-clock time (`transfer_plan_cpu_seconds`: the median CPU
 time of the planning process itself, the database's work left out).
+
+Then the demand forecast of `bench.forecast`: 30,490 synthetic series of 1,941 days, 28 days
+ahead with model choice and backtest (`forecast_seconds_30490`, `forecast_wape`,
+`baseline_wape`); `--quick` forecasts a 1,000-series sample instead (`forecast_seconds`).
+
+Then the dashboard's KPI queries over the 12-month demo (`bench.kpis`: `kpi_p95_ms`).
 
 PostgreSQL database yipan_bench_insights (YIPAN_BENCH_INSIGHTS_DATABASE_URL overrides it;
 emptied and migrated first), or SQLite in a temporary file. Progress goes to stderr; the last
@@ -38,6 +44,8 @@ from typing import Any
 
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, func, insert, select, text
 
+from bench import forecast as forecast_bench
+from bench import kpis as kpi_bench
 from bench.harness import fresh_postgres, fresh_sqlite, log, machine, vacuum_analyze
 from yipan.catalog.models import Category, Product, Sku
 from yipan.insights.domain.rebalance import Rules
@@ -207,6 +215,9 @@ def main() -> None:
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument("--nodes", type=int, default=160)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--quick", action="store_true", help="forecast a 1,000-series sample, not 30,490"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
@@ -237,6 +248,10 @@ def main() -> None:
         "nodes": args.nodes,
         "moves": len(plan.moves),
     }
+    # Demand forecasts: synthetic M5-sized series with model choice and backtest (bench.forecast).
+    figures.update(forecast_bench.summary(quick=args.quick))
+    # The dashboard's KPI queries over the 12-month demo (bench.kpis).
+    figures.update(kpi_bench.summary())
     print(json.dumps(figures))
 
 

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from yipan.events.service import HandlerRegistry, InProcessRelay
 from yipan.events.worker import OutboxWorker
+from yipan.insights.service import forecasts
+from yipan.insights.service import tags as member_tags
 from yipan.inventory.service import alerts, reservations
 from yipan.kernel.clock import SystemClock
 from yipan.kernel.config import Settings
@@ -35,6 +37,11 @@ def event_registry() -> HandlerRegistry:
     registry.register("orders.OrderCompleted", tiers.on_order_completed)
     registry.register("orders.OrderReturned", tiers.on_order_returned)
     registry.register("members.MembersMerged", tiers.on_members_merged)
+    # Member tags (insights) follow each sale, return, merge, un-merge and erasure.
+    for name in ("orders.OrderCompleted", "orders.OrderReturned"):
+        registry.register(name, member_tags.on_order_changed)
+    for name in ("members.MembersMerged", "members.MemberUnmerged", "members.MemberErased"):
+        registry.register(name, member_tags.on_members_changed)
     return registry
 
 
@@ -83,6 +90,18 @@ def sweep_tier_reviews(engine: Engine) -> int:
     return _batches_due(engine, lambda s, now, limit: tiers.review_due(s, now, limit=limit))
 
 
+def run_scheduled_forecast(engine: Engine, every_hours: float) -> int:
+    """The scheduled demand forecast; how many series it stored (0 when nothing was sold, or
+    when another process runs it or ran it lately)."""
+    with unit_of_work(engine) as session:
+        if not forecasts.scheduled_run_due(session, every_hours):
+            return 0
+        try:
+            return forecasts.run_forecast(session, created_by="scheduler").series
+        except forecasts.NoSalesHistory:
+            return 0
+
+
 def check_settings() -> None:
     """Refuse to start on settings that would fail later, at the first request needing them."""
     tiers.ladder()
@@ -115,6 +134,15 @@ class Background:
         )
         # Tier years end on members' own anniversaries; an hourly look is one query.
         self.tier_reviewer = PeriodicJob("tier-review", 3600.0, lambda: sweep_tier_reviews(engine))
+        # Demand forecasts, daily by default (YIPAN_FORECAST_EVERY_HOURS; 0 switches them off).
+        every = forecasts.ForecastSettings().every_hours
+        self.forecaster = (
+            PeriodicJob(
+                "demand-forecast", every * 3600, lambda: run_scheduled_forecast(engine, every)
+            )
+            if every > 0
+            else None
+        )
 
     def start(self) -> None:
         self.outbox.start()
@@ -123,8 +151,12 @@ class Background:
         self.pickup_sweeper.start()
         self.points_sweeper.start()
         self.tier_reviewer.start()
+        if self.forecaster:
+            self.forecaster.start()
 
     def stop(self) -> None:
+        if self.forecaster:
+            self.forecaster.stop()
         self.tier_reviewer.stop()
         self.points_sweeper.stop()
         self.pickup_sweeper.stop()

@@ -124,10 +124,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "inventory.transfer": frozenset(
         {Role.HQ_ADMIN, Role.REGION_MANAGER, Role.STORE_MANAGER, Role.PLANNER}
     ),
+    # Run demand forecasts and set reorder points from them (insights' planning writes).
+    "insights.plan": frozenset({Role.HQ_ADMIN, Role.REGION_MANAGER, Role.PLANNER}),
     "catalog.read": _EVERYONE,
     "catalog.write": frozenset({Role.HQ_ADMIN, Role.INTEGRATOR}),
     "promotions.read": _EVERYONE,
     "promotions.write": frozenset({Role.HQ_ADMIN, Role.MARKETER}),
+    # Saved member segments (insights): marketers define them, anyone reading members sees them.
+    "segments.write": frozenset({Role.HQ_ADMIN, Role.MARKETER}),
     "channels.read": _EVERYONE,
     "channels.manage": frozenset({Role.HQ_ADMIN, Role.INTEGRATOR}),
     "events.read": frozenset({Role.HQ_ADMIN, Role.INTEGRATOR}),

@@ -9,7 +9,15 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from yipan.cli import catalog_cmds, demo_cmds, members_cmds, orders_cmds, users_cmds
+from yipan.cli import (
+    catalog_cmds,
+    demo_cmds,
+    forecast_cmds,
+    members_cmds,
+    orders_cmds,
+    tags_cmds,
+    users_cmds,
+)
 from yipan.events.service import InProcessRelay, deliver_pending
 from yipan.inventory.service import ledger
 from yipan.kernel import migrate
@@ -36,6 +44,8 @@ app.add_typer(catalog_cmds.app, name="import")
 app.add_typer(orders_cmds.app, name="orders")
 app.add_typer(members_cmds.app, name="members")
 app.add_typer(users_cmds.app, name="users")
+app.add_typer(tags_cmds.app, name="tags")
+app.add_typer(forecast_cmds.app, name="forecast")
 app.command("demo")(demo_cmds.demo)
 
 console = Console()

@@ -21,9 +21,9 @@ from yipan.auth.domain import Scope
 from yipan.channels import service as channels
 from yipan.console.i18n import Translate
 from yipan.console.notice import Notice
-from yipan.insights.domain.kpis import HEALTH_COLOURS, HealthBand, Share
+from yipan.insights.domain.kpis import HEALTH_COLOURS, Breakdown, HealthBand, KpiRow, Share
 from yipan.insights.domain.periods import PeriodName, UnknownPeriod, parse_period
-from yipan.insights.service import kpis
+from yipan.insights.service import analytics, kpis
 from yipan.inventory.service import nodes
 
 PERIODS = tuple(PeriodName)
@@ -69,6 +69,8 @@ class DashboardView:
     notice: Notice | None = None
     board: kpis.Dashboard | None = None
     channel_names: dict[str, str] | None = None
+    # The KPI table (DuckDB): the scope's new figures, and its regions or stores.
+    table: analytics.KpiTable | None = None
 
     def link(self, *, period: str | None = None) -> str:
         """The dashboard's address for another period, keeping the region."""
@@ -131,7 +133,15 @@ class DashboardView:
         ]
         if found.price_unexplained is not None:
             tiles.append(Tile("dashboard.tile.prices", f"{found.price_unexplained:,}"))
+        if self.table is not None:
+            tiles.extend(_table_tiles(self.table.total, t))
         return tiles
+
+    def kpi_rows(self) -> list[dict[str, str]]:
+        """The table under the tiles: one row per region (HQ) or store (a region), as shown."""
+        if self.table is None:
+            return []
+        return [_table_row(row) for row in self.table.rows]
 
     def sales_chart(self, t: Translate) -> dict[str, Any]:
         """What dashboard.js needs for the stacked bars (one stack per channel) and the total line,
@@ -195,6 +205,69 @@ class DashboardView:
         }
 
 
+def _optional(value: float | int | None, shown: str) -> str:
+    return "—" if value is None else shown
+
+
+def _table_tiles(total: KpiRow, t: Translate) -> list[Tile]:
+    """The KPI table's figures the tiles above do not show (docs/kpis.md, "KPI table")."""
+    stock = total.stock
+    aov, per_m2 = total.average_order_fen, total.sales_per_m2_fen
+    tiles = [
+        Tile("dashboard.tile.aov", _optional(aov, _yuan(aov or 0))),
+        Tile(
+            "dashboard.tile.o2o",
+            _percent(total.online_to_offline),
+            _fraction(total.online_to_offline),
+        ),
+        Tile(
+            "dashboard.tile.return_rate", _percent(total.return_rate), _fraction(total.return_rate)
+        ),
+        Tile("dashboard.tile.fill_rate", _percent(total.fill_rate), _fraction(total.fill_rate)),
+        Tile(
+            "dashboard.tile.on_time_pickup",
+            _percent(total.on_time_pickup),
+            _fraction(total.on_time_pickup),
+        ),
+        Tile(
+            "dashboard.tile.sales_per_m2",
+            _optional(per_m2, _yuan(per_m2 or 0)),
+            _optional(
+                total.floor_area_m2, t("dashboard.area", area=f"{total.floor_area_m2 or 0:,}")
+            ),
+        ),
+    ]
+    if stock is not None:
+        turns, days = stock.turnover, stock.inventory_days
+        tiles.append(
+            Tile(
+                "dashboard.tile.turnover",
+                _optional(turns, f"{turns or 0:.2f}"),
+                _optional(days, t("dashboard.days", days=_days(days or 0.0))),
+            )
+        )
+    return tiles
+
+
+def _table_row(row: KpiRow) -> dict[str, str]:
+    stock = row.stock
+    turns = None if stock is None else stock.turnover
+    aov, per_m2 = row.average_order_fen, row.sales_per_m2_fen
+    return {
+        "key": row.key or "—",
+        "sales": _yuan(row.net_fen),
+        "orders": f"{row.orders:,}",
+        "aov": _optional(aov, _yuan(aov or 0)),
+        "o2o": _percent(row.online_to_offline),
+        "return_rate": _percent(row.return_rate),
+        "fill_rate": _percent(row.fill_rate),
+        "on_time_pickup": _percent(row.on_time_pickup),
+        "stock_out": "—" if stock is None else _percent(stock.stock_out),
+        "turnover": _optional(turns, f"{turns or 0:.2f}"),
+        "per_m2": _optional(per_m2, _yuan(per_m2 or 0)),
+    }
+
+
 def _regions(session: Session, scope: Scope) -> tuple[str, ...]:
     """The provinces this user may narrow the dashboard to."""
     if scope.kind == "store":
@@ -227,6 +300,10 @@ def dashboard_view(
             unknown = Notice("dashboard.unknown_region", {"region": region}, status=404)
             return DashboardView(period, region, regions, notice=unknown)
         seen = Scope("region", region)
-    board = kpis.dashboard(session, kpis.current_period(period), seen)
+    # The KPI table by region for the chain, by store for a province, none for one store.
+    by = {"all": Breakdown.REGION, "region": Breakdown.STORE}.get(seen.kind)
+    board = kpis.dashboard(session, kpis.current_period(period), seen, by)
     names = {c.code: c.name for c in channels.list_channels(session)}
-    return DashboardView(period, region, regions, board=board, channel_names=names)
+    return DashboardView(
+        period, region, regions, board=board, channel_names=names, table=board.table
+    )

@@ -46,6 +46,61 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.members": "会员",
         "nav.marketing": "营销",
         "nav.store_desk": "门店工作台",
+        "nav.planning": "计划",
+        "planning.title": "需求预测与补货",
+        "planning.intro": (
+            "每个 SKU × 门店/仓库的日需求预测（按回测选出的模型），以及由此算出的补货点和建议订单。"
+        ),
+        "planning.run_title": "最近一次预测",
+        "planning.run_summary": (
+            "截至 {as_of}，预测未来 {horizon} 天；共 {series} 个序列（规则 {regular}，"
+            "间歇 {intermittent}，无需求 {none}）。"
+        ),
+        "planning.overall": (
+            "回测：所选模型 WAPE {wape}%，SeasonalNaive {naive}%（{windows} 个窗口，"
+            "每个 {days} 天；{naive_kept} 个序列仍用 SeasonalNaive）。"
+        ),
+        "planning.run_how": (
+            "每天自动运行一次（YIPAN_FORECAST_EVERY_HOURS），"
+            "也可以在命令行运行 yipan forecast run。"
+        ),
+        "planning.backtest_title": "回测：所选模型 vs SeasonalNaive",
+        "planning.backtest_chart": "各区域回测 WAPE：所选模型与 SeasonalNaive 对比，越低越好",
+        "planning.chosen": "所选模型",
+        "planning.by_region": "按区域",
+        "planning.by_model": "按模型",
+        "planning.series": "序列数",
+        "planning.series_title": "查看一个 SKU 在一个节点的预测",
+        "planning.show": "查看",
+        "planning.series_summary": "模型 {model}（{family}），日均 {mean} 件，预测期合计 {total} 件",
+        "planning.family.regular": "规则需求",
+        "planning.family.intermittent": "间歇需求",
+        "planning.family.no_demand": "无需求",
+        "planning.censored": "{n} 天缺货未计为零需求",
+        "planning.series_chart": "该 SKU 在该节点的逐日需求预测",
+        "planning.forecast_units": "预测件数",
+        "planning.sku_and_node": "请同时填写 SKU 和节点。",
+        "planning.node_not_yours": "“{node}”不在您的管理范围内。",
+        "planning.no_series": "没有这个预测：{message}。",
+        "planning.replenishment_title": "补货建议",
+        "planning.replenishment_intro": (
+            "按 {level}% 服务水平的安全库存和 {review} 天的检查周期计算；"
+            "仓库和配送中心向供应商采购，门店由最近的配送中心补货。"
+        ),
+        "planning.purchase_orders": "采购单（按供应商）",
+        "planning.replenishment_orders": "门店补货单（按发货仓）",
+        "planning.source": "来源",
+        "planning.lines": "行数",
+        "planning.units": "件数",
+        "planning.nothing_to_order": "目前不需要下单。",
+        "planning.set_reorder_points": "按预测设置补货点",
+        "planning.set_reorder_points_hint": "之后低库存预警按这些补货点发出。",
+        "planning.reorder_points_set": "已按预测更新 {n} 个补货点。",
+        "planning.empty": "还没有需求预测。在服务器上运行下面的命令（每天也会自动运行一次）：",
+        "planning.may_not_read": "您的角色不能查看库存计划。",
+        "planning.may_not_plan": "您的角色可以查看计划，但不能设置补货点。",
+        "planning.form_expired": "表单已过期（或不是从本页提交的），什么都没有改动。请刷新页面后再试。",
+        "planning.refused": "无法办理：{message}。什么都没有改动。",
         "nav.audit": "审计日志",
         "audit.title": "审计日志",
         "audit.intro": (
@@ -96,6 +151,31 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dashboard.tile.cover": "库存可售天数",
         "dashboard.tile.low_stock": "低库存预警",
         "dashboard.tile.prices": "价格异常 SKU",
+        "dashboard.tile.aov": "客单价",
+        "dashboard.tile.o2o": "线上订单门店履约占比",
+        "dashboard.tile.return_rate": "退货率（件）",
+        "dashboard.tile.fill_rate": "订单满足率（件）",
+        "dashboard.tile.on_time_pickup": "自提按时取货率",
+        "dashboard.tile.sales_per_m2": "门店坪效（每平方米）",
+        "dashboard.tile.turnover": "库存周转次数",
+        "dashboard.area": "门店面积 {area} 平方米",
+        "dashboard.kpi_table_title.region": "各区域指标",
+        "dashboard.kpi_table_title.store": "各门店指标",
+        "dashboard.kpi_table_hint": (
+            "订单按下单门店（无则按首个履约节点）归属；库存指标为该区域或门店的节点。"
+            "定义见 docs/kpis.md。"
+        ),
+        "dashboard.col.key": "区域 / 门店",
+        "dashboard.col.sales": "净销售额",
+        "dashboard.col.orders": "订单数",
+        "dashboard.col.aov": "客单价",
+        "dashboard.col.o2o": "线上转门店",
+        "dashboard.col.return_rate": "退货率",
+        "dashboard.col.fill_rate": "满足率",
+        "dashboard.col.on_time_pickup": "按时取货",
+        "dashboard.col.stock_out": "缺货率",
+        "dashboard.col.turnover": "周转次数",
+        "dashboard.col.per_m2": "坪效",
         "dashboard.units": "{units} 件",
         "dashboard.days": "{days} 天",
         "dashboard.omnichannel_detail": "自提 {bopis} · 门店发货 {ship} · 门店退货 {returns} · 导购 {guide}",
@@ -900,6 +980,89 @@ MESSAGES: dict[str, dict[str, str]] = {
         "event.returned": "退货",
         "event.sold_at_till": "门店收银售出",
         "event.stock_discrepancy": "库存差异",
+        # Recommendations on the member 360 view (insights).
+        "recs.title": "推荐商品",
+        "recs.personal": (
+            "按会员的购买记录推荐（常被一起购买），只列会员尺码、{store}附近门店或线上有货的 SKU。"
+        ),
+        "recs.popular": "该会员还没有购买记录：以下是附近门店或线上有货的热销商品。",
+        "recs.none": "暂无可推荐且有货的商品。",
+        "recs.col.product": "商品",
+        "recs.col.skus": "可推荐 SKU",
+        "recs.nearby": "附近有货：{stores}",
+        "recs.ships": "线上可发",
+        # Member tags and segments (insights).
+        "tags.title": "会员标签",
+        "tags.none": "暂无标签：会员还没有完成的购买，或标签尚未刷新（yipan tags refresh）。",
+        "tags.computed_at": "标签计算于 {when}；每笔订单完成或退货后自动更新。",
+        "tags.risk": "流失概率 {pct}%",
+        "tags.orders": "{n} 单",
+        "tags.kind.rfm_segment": "RFM 分群",
+        "tags.kind.category": "偏好品类",
+        "tags.kind.size": "尺码",
+        "tags.kind.price_band": "价格带",
+        "tags.kind.channel": "渠道偏好",
+        "tags.kind.scene": "场景偏好",
+        "tags.kind.lapse_risk": "流失风险",
+        "tags.kind.node": "消费门店 / 仓",
+        "tags.value.champions": "重要价值",
+        "tags.value.loyal": "忠诚",
+        "tags.value.new": "新客",
+        "tags.value.promising": "潜力",
+        "tags.value.at_risk": "流失预警",
+        "tags.value.hibernating": "沉睡",
+        "tags.value.low": "低",
+        "tags.value.mid": "中",
+        "tags.value.medium": "中",
+        "tags.value.high": "高",
+        "tags.value.online": "线上",
+        "tags.value.store": "门店",
+        "tags.value.omnichannel": "全渠道",
+        "tags.value.pickup": "到店自提",
+        "tags.value.delivery": "配送到家",
+        "tags.value.in_store": "门店现场购买",
+        "nav.segments": "会员分群",
+        "segments.title": "会员分群",
+        "segments.intro": "按标签和会员属性保存的筛选条件；人数按您可见的范围统计，标签每笔订单后更新。",
+        "segments.new": "新建分群",
+        "segments.save": "保存分群",
+        "segments.delete": "删除",
+        "segments.empty": "还没有分群。用上面的表单按 RFM 分群、流失风险、渠道、品类等条件新建一个。",
+        "segments.everyone": "全部有效会员",
+        "segments.hint": (
+            "同一项勾选多个值表示“任一”，不同项之间表示“同时满足”；文字项可填多个，用逗号或空格分隔"
+            "。"
+        ),
+        "segments.field.name": "名称",
+        "segments.field.description": "说明",
+        "segments.col.name": "分群",
+        "segments.col.filters": "条件",
+        "segments.col.members": "会员数",
+        "segments.filter.rfm_segment": "RFM 分群",
+        "segments.filter.recency_score": "最近购买评分",
+        "segments.filter.frequency_score": "购买频次评分",
+        "segments.filter.monetary_score": "消费金额评分",
+        "segments.filter.lapse_risk": "流失风险",
+        "segments.filter.channel": "渠道偏好",
+        "segments.filter.scene": "场景偏好",
+        "segments.filter.price_band": "价格带",
+        "segments.filter.tier": "会员等级",
+        "segments.filter.store": "门店",
+        "segments.filter.category": "偏好品类",
+        "segments.filter.size": "尺码",
+        "segments.created": "分群“{name}”已保存。",
+        "segments.deleted": "分群“{name}”已删除。",
+        "segments.name_missing": "请填写分群名称。",
+        "segments.name_too_long": "分群名称最多 {max} 个字符。",
+        "segments.description_too_long": "说明最多 {max} 个字符。",
+        "segments.name_taken": "已有名为“{name}”的分群，请换一个名称。",
+        "segments.bad_filter": "筛选条件有误，未保存：{message}",
+        "segments.unknown": "没有这个分群（可能已被删除）。",
+        "segments.bad_page": "页码应为 1 到 {max} 之间的整数。",
+        "segments.page_past_end": "没有第 {page} 页，共 {pages} 页。",
+        "segments.may_not_read": "您的角色不能查看会员分群。",
+        "segments.may_not_write": "您的角色不能新建或删除分群。",
+        "segments.form_expired": "表单已过期，请刷新页面后重试；未做任何更改。",
     },
     EN: {
         "app.name": "Yipan console",
@@ -928,6 +1091,72 @@ MESSAGES: dict[str, dict[str, str]] = {
         "nav.members": "Members",
         "nav.marketing": "Marketing",
         "nav.store_desk": "Store desk",
+        "nav.planning": "Planning",
+        "planning.title": "Demand forecasts and replenishment",
+        "planning.intro": (
+            "Daily demand forecasts for every SKU at every store and warehouse (the model each "
+            "series' backtest chose), and the reorder points and orders they suggest."
+        ),
+        "planning.run_title": "The latest forecast",
+        "planning.run_summary": (
+            "As of {as_of}, {horizon} days ahead; {series} series ({regular} regular, "
+            "{intermittent} intermittent, {none} without demand)."
+        ),
+        "planning.overall": (
+            "Backtest: the chosen models' WAPE {wape}%, SeasonalNaive's {naive}% ({windows} "
+            "windows of {days} days; {naive_kept} series kept SeasonalNaive)."
+        ),
+        "planning.run_how": (
+            "It runs once a day by itself (YIPAN_FORECAST_EVERY_HOURS), or on the command line: "
+            "yipan forecast run."
+        ),
+        "planning.backtest_title": "Backtest: the chosen models against SeasonalNaive",
+        "planning.backtest_chart": (
+            "Backtest WAPE by region, the chosen models against SeasonalNaive; lower is better"
+        ),
+        "planning.chosen": "Chosen model",
+        "planning.by_region": "By region",
+        "planning.by_model": "By model",
+        "planning.series": "Series",
+        "planning.series_title": "One SKU's forecast at one node",
+        "planning.show": "Show",
+        "planning.series_summary": (
+            "Model {model} ({family}), {mean} units a day, {total} over the horizon"
+        ),
+        "planning.family.regular": "regular demand",
+        "planning.family.intermittent": "intermittent demand",
+        "planning.family.no_demand": "no demand",
+        "planning.censored": "{n} sold-out days not counted as zero demand",
+        "planning.series_chart": "The SKU's daily demand forecast at the node",
+        "planning.forecast_units": "Units forecast",
+        "planning.sku_and_node": "Enter both a SKU and a node.",
+        "planning.node_not_yours": "“{node}” is outside your scope.",
+        "planning.no_series": "No such forecast: {message}.",
+        "planning.replenishment_title": "Replenishment",
+        "planning.replenishment_intro": (
+            "Safety stock for a {level}% service level and a review every {review} days; "
+            "warehouses and DCs buy from suppliers, stores are restocked from the nearest DC."
+        ),
+        "planning.purchase_orders": "Purchase orders (by supplier)",
+        "planning.replenishment_orders": "Store replenishment (by source)",
+        "planning.source": "From",
+        "planning.lines": "Lines",
+        "planning.units": "Units",
+        "planning.nothing_to_order": "Nothing to order now.",
+        "planning.set_reorder_points": "Set reorder points from the forecast",
+        "planning.set_reorder_points_hint": "Low-stock alerts then fire on them.",
+        "planning.reorder_points_set": "{n} reorder points were set from the forecast.",
+        "planning.empty": (
+            "There is no demand forecast yet. Run this on the server (it also runs once a day "
+            "by itself):"
+        ),
+        "planning.may_not_read": "Your role may not read stock plans.",
+        "planning.may_not_plan": "Your role may read plans but not set reorder points.",
+        "planning.form_expired": (
+            "The form has expired (or was not sent from this page); nothing was changed. "
+            "Reload the page and try again."
+        ),
+        "planning.refused": "Refused: {message}. Nothing was changed.",
         "nav.audit": "Audit log",
         "audit.title": "Audit log",
         "audit.intro": (
@@ -986,6 +1215,31 @@ MESSAGES: dict[str, dict[str, str]] = {
         "dashboard.tile.cover": "Days of cover",
         "dashboard.tile.low_stock": "Low-stock alerts",
         "dashboard.tile.prices": "SKUs with price issues",
+        "dashboard.tile.aov": "Average order value",
+        "dashboard.tile.o2o": "Online orders served by stores",
+        "dashboard.tile.return_rate": "Return rate (units)",
+        "dashboard.tile.fill_rate": "Fill rate (units)",
+        "dashboard.tile.on_time_pickup": "Pickups collected on time",
+        "dashboard.tile.sales_per_m2": "Store sales per m²",
+        "dashboard.tile.turnover": "Inventory turnover",
+        "dashboard.area": "{area} m² of sales floor",
+        "dashboard.kpi_table_title.region": "By region",
+        "dashboard.kpi_table_title.store": "By store",
+        "dashboard.kpi_table_hint": (
+            "An order counts at the store that sold it, else at its first fulfilling node; stock "
+            "figures are the region's or store's nodes. Definitions in docs/kpis.md."
+        ),
+        "dashboard.col.key": "Region / store",
+        "dashboard.col.sales": "Net sales",
+        "dashboard.col.orders": "Orders",
+        "dashboard.col.aov": "Avg order",
+        "dashboard.col.o2o": "Online → store",
+        "dashboard.col.return_rate": "Returns",
+        "dashboard.col.fill_rate": "Fill rate",
+        "dashboard.col.on_time_pickup": "On-time pickup",
+        "dashboard.col.stock_out": "Stock-out",
+        "dashboard.col.turnover": "Turnover",
+        "dashboard.col.per_m2": "Sales / m²",
         "dashboard.units": "{units} units",
         "dashboard.days": "{days} days",
         "dashboard.omnichannel_detail": (
@@ -1978,6 +2232,99 @@ MESSAGES: dict[str, dict[str, str]] = {
         "event.returned": "Returned",
         "event.sold_at_till": "Sold at the till",
         "event.stock_discrepancy": "Stock discrepancy",
+        # Recommendations on the member 360 view (insights).
+        "recs.title": "Recommended",
+        "recs.personal": (
+            "From the member's purchases (often bought together); only SKUs in their sizes, "
+            "in stock near {store} or online."
+        ),
+        "recs.popular": "No purchases yet: best sellers in stock nearby or online.",
+        "recs.none": "Nothing to recommend that can be delivered.",
+        "recs.col.product": "Product",
+        "recs.col.skus": "SKUs to offer",
+        "recs.nearby": "in stock near: {stores}",
+        "recs.ships": "ships online",
+        # Member tags and segments (insights).
+        "tags.title": "Member tags",
+        "tags.none": (
+            "No tags yet: the member has no completed purchase, or tags were not refreshed (yipan "
+            "tags refresh)."
+        ),
+        "tags.computed_at": "Tags computed {when}; refreshed after every completed order or return.",
+        "tags.risk": "{pct}% likely gone",
+        "tags.orders": "{n} orders",
+        "tags.kind.rfm_segment": "RFM segment",
+        "tags.kind.category": "Preferred categories",
+        "tags.kind.size": "Sizes",
+        "tags.kind.price_band": "Price band",
+        "tags.kind.channel": "Channel preference",
+        "tags.kind.scene": "Scene preference",
+        "tags.kind.lapse_risk": "Lapse risk",
+        "tags.kind.node": "Shops at",
+        "tags.value.champions": "Champions",
+        "tags.value.loyal": "Loyal",
+        "tags.value.new": "New",
+        "tags.value.promising": "Promising",
+        "tags.value.at_risk": "At risk",
+        "tags.value.hibernating": "Hibernating",
+        "tags.value.low": "Low",
+        "tags.value.mid": "Mid",
+        "tags.value.medium": "Medium",
+        "tags.value.high": "High",
+        "tags.value.online": "Online",
+        "tags.value.store": "In store",
+        "tags.value.omnichannel": "Omnichannel",
+        "tags.value.pickup": "Pickup",
+        "tags.value.delivery": "Delivery",
+        "tags.value.in_store": "Bought in store",
+        "nav.segments": "Segments",
+        "segments.title": "Member segments",
+        "segments.intro": (
+            "Saved filters over member tags and attributes; counts are of the members you can see, "
+            "with tags refreshed after every order."
+        ),
+        "segments.new": "New segment",
+        "segments.save": "Save segment",
+        "segments.delete": "Delete",
+        "segments.empty": (
+            "No segments yet. Save one with the form above: by RFM segment, lapse risk, channel, "
+            "category and more."
+        ),
+        "segments.everyone": "Every active member",
+        "segments.hint": (
+            "Several values of one filter mean any of them; different filters must all hold. Typed "
+            "filters take several values separated by commas or spaces."
+        ),
+        "segments.field.name": "Name",
+        "segments.field.description": "Description",
+        "segments.col.name": "Segment",
+        "segments.col.filters": "Filters",
+        "segments.col.members": "Members",
+        "segments.filter.rfm_segment": "RFM segment",
+        "segments.filter.recency_score": "Recency score",
+        "segments.filter.frequency_score": "Frequency score",
+        "segments.filter.monetary_score": "Monetary score",
+        "segments.filter.lapse_risk": "Lapse risk",
+        "segments.filter.channel": "Channel preference",
+        "segments.filter.scene": "Scene preference",
+        "segments.filter.price_band": "Price band",
+        "segments.filter.tier": "Tier",
+        "segments.filter.store": "Store",
+        "segments.filter.category": "Category",
+        "segments.filter.size": "Size",
+        "segments.created": "Segment “{name}” saved.",
+        "segments.deleted": "Segment “{name}” deleted.",
+        "segments.name_missing": "Give the segment a name.",
+        "segments.name_too_long": "A segment's name is at most {max} characters.",
+        "segments.description_too_long": "The description is at most {max} characters.",
+        "segments.name_taken": "A segment named “{name}” exists already; choose another name.",
+        "segments.bad_filter": "The filter is not right, nothing was saved: {message}",
+        "segments.unknown": "There is no such segment (it may have been deleted).",
+        "segments.bad_page": "The page is a whole number from 1 to {max}.",
+        "segments.page_past_end": "There is no page {page}; there are {pages}.",
+        "segments.may_not_read": "Your role may not see member segments.",
+        "segments.may_not_write": "Your role may not create or delete segments.",
+        "segments.form_expired": "The form expired; reload the page and try again. Nothing was changed.",
     },
 }
 

@@ -22,6 +22,13 @@ from yipan.auth.domain import Scope
 from yipan.console.notice import Notice
 from yipan.console.paging import PAGE_SIZE, Pager, pager
 from yipan.data_scope import sees_member, visible_nodes
+from yipan.insights.service import tags as member_tags
+from yipan.insights.service.recommendations import (
+    MemberRecommendations,
+    recommend_for_member,
+)
+from yipan.insights.service.tags import MemberTags
+from yipan.inventory.errors import UnknownNode
 from yipan.kernel.errors import YipanError
 from yipan.members.errors import (
     InvalidLookup,
@@ -41,6 +48,7 @@ MAX_REASON_LENGTH = 500  # as the members service's DecisionIn.why
 MERGE_PERMISSION = "members.merge"
 READ_PERMISSION = "members.read"
 PII_PERMISSION = "members.pii"  # phones and e-mails shown whole
+RECOMMENDED = 8  # products shown on the 360 view
 _MEMBER_ID = re.compile(r"[Mm]\d{1,18}")
 
 T = TypeVar("T")
@@ -138,6 +146,8 @@ class MemberPage:
     asked: str
     notice: Notice | None = None
     view: Member360 | None = None
+    tags: MemberTags | None = None  # as the last refresh left them (insights)
+    recommendations: MemberRecommendations | None = None  # insights, for the guide
 
     @property
     def merged_away(self) -> str | None:
@@ -168,7 +178,19 @@ def member_page(
     if not sees_member(session, view, visible_nodes(session, scope)):
         return _not_found(asked)
     view = coupons.with_coupons(session, view)
-    return MemberPage(asked=asked, view=view, notice=notice)
+    tags = member_tags.tags_of(session, view.profile.id)
+    shown = recommendations_for(session, view.profile.id, scope)
+    return MemberPage(asked=asked, view=view, notice=notice, tags=tags, recommendations=shown)
+
+
+def recommendations_for(session: Session, member_id: str, scope: Scope) -> MemberRecommendations:
+    """What to show the member: deliverable from around the user's own store (a guide's), else
+    around the member's store or from the online pool."""
+    store = scope.value if scope.kind == "store" else None
+    try:
+        return recommend_for_member(session, member_id, limit=RECOMMENDED, store=store)
+    except UnknownNode:  # the user's store is no active store: from the member's own
+        return recommend_for_member(session, member_id, limit=RECOMMENDED)
 
 
 # --- decisions: the review queue and un-merging ---------------------------------------------

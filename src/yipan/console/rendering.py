@@ -47,7 +47,9 @@ NAV: tuple[NavItem, ...] = (
     NavItem("orders", "nav.orders", "/console/orders"),
     NavItem("members", "nav.members", "/console/members"),
     NavItem("marketing", "nav.marketing", "/console/marketing"),
+    NavItem("segments", "nav.segments", "/console/marketing/segments", permission="members.read"),
     NavItem("store_desk", "nav.store_desk", "/console/desk"),
+    NavItem("planning", "nav.planning", "/console/planning", permission="insights.plan"),
     NavItem("audit", "nav.audit", "/console/audit", permission="audit.read"),
 )
 

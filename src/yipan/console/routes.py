@@ -33,7 +33,9 @@ from yipan.console.orders_page import (
     read_page,
 )
 from yipan.console.paging import MAX_ID, MAX_PAGE, positive_int
+from yipan.console.planning_routes import router as planning_pages
 from yipan.console.rendering import render, wants_fragment
+from yipan.console.segments_routes import router as segment_pages
 from yipan.console.transfers_routes import router as transfer_pages
 from yipan.console.user import ConsoleUser, console_user, current_user
 from yipan.kernel.db import unit_of_work
@@ -163,10 +165,12 @@ router.include_router(login_router)
 router.include_router(transfer_pages)
 router.include_router(alert_pages)
 router.include_router(order_pages)
+router.include_router(planning_pages)
 router.include_router(pages)
 router.include_router(member_pages)
 router.include_router(desk_pages)
 router.include_router(audit_pages)
 router.include_router(assisted_pages)
+router.include_router(segment_pages)
 router.include_router(marketing_pages)
 router.include_router(dashboard_pages)

@@ -185,7 +185,18 @@ def _store(
         # Distributors are independent businesses and do not take back the brand's online orders.
         can_receive_returns=not distributor,
         daily_capacity=capacity,
+        floor_area_m2=_floor_area(plan, index, distributor=distributor, flagship=flagship),
     )
+
+
+def _floor_area(plan: CityPlan, index: int, *, distributor: bool, flagship: bool) -> int:
+    """A store's sales floor in m², from its own stream (the other draws stay as they were)."""
+    rng = _rng(0, "floor", plan.province_code, plan.code, index)
+    if distributor:
+        return rng.randrange(60, 160, 10)
+    if flagship:
+        return rng.randrange(600, 1200, 50)
+    return rng.randrange(120, 400, 10)
 
 
 def _site(seed: int, site: SitePlan) -> NodeIn:

@@ -38,6 +38,8 @@ class Node(Base):
     local_delivery_radius_km: Mapped[float] = mapped_column(Float, default=0)
     can_receive_returns: Mapped[bool] = mapped_column(default=False)
     daily_capacity: Mapped[int] = mapped_column(default=0)
+    # Sales floor of a shop, for sales per m² (insights' KPIs); None where unknown or no shop.
+    floor_area_m2: Mapped[int | None] = mapped_column()
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

@@ -35,6 +35,7 @@ class NodeIn(_In):
     local_delivery_radius_km: Number = Field(default=0, ge=0, le=100)
     can_receive_returns: StrictBool = False
     daily_capacity: StrictInt = Field(default=0, ge=0, le=MAX_QUANTITY)
+    floor_area_m2: StrictInt | None = Field(default=None, ge=1, le=1_000_000)
     active: StrictBool = True
 
 

@@ -74,12 +74,51 @@
     );
   }
 
-  var CHARTS = "[data-stock-map], [data-routing-chart]";
+  // Bars side by side per category (the planning page's backtest: chosen model vs naive).
+  function barChart(el) {
+    var spec = JSON.parse(el.getAttribute("data-bar-chart"));
+    var chart = echarts.getInstanceByDom(el) || echarts.init(el);
+    chart.setOption(
+      {
+        animation: false,
+        grid: { left: 8, right: 8, top: 40, bottom: 8, containLabel: true },
+        legend: { top: 0 },
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: function (v) { return v + spec.unit; } },
+        xAxis: { type: "category", data: spec.categories, axisLabel: { interval: 0, rotate: spec.categories.length > 8 ? 40 : 0 } },
+        yAxis: { type: "value", axisLabel: { formatter: "{value}" + spec.unit } },
+        series: spec.series.map(function (s) {
+          return { type: "bar", name: s.name, data: s.values, itemStyle: { color: s.color } };
+        }),
+      },
+      true
+    );
+  }
+
+  // One series by day (the planning page's forecast of a SKU at a node).
+  function lineChart(el) {
+    var spec = JSON.parse(el.getAttribute("data-line-chart"));
+    var chart = echarts.getInstanceByDom(el) || echarts.init(el);
+    chart.setOption(
+      {
+        animation: false,
+        grid: { left: 8, right: 16, top: 24, bottom: 8, containLabel: true },
+        tooltip: { trigger: "axis" },
+        xAxis: { type: "category", data: spec.days },
+        yAxis: { type: "value", name: spec.name, min: 0 },
+        series: [{ type: "line", name: spec.name, data: spec.values, smooth: false, areaStyle: { opacity: 0.15 } }],
+      },
+      true
+    );
+  }
+
+  var CHARTS = "[data-stock-map], [data-routing-chart], [data-bar-chart], [data-line-chart]";
 
   function draw(root) {
     if (typeof echarts === "undefined") return;
     root.querySelectorAll("[data-stock-map]").forEach(stockMap);
     root.querySelectorAll("[data-routing-chart]").forEach(routingChart);
+    root.querySelectorAll("[data-bar-chart]").forEach(barChart);
+    root.querySelectorAll("[data-line-chart]").forEach(lineChart);
   }
 
   function forget(root) {

@@ -6,8 +6,9 @@ directly (members as the orders name them) with set-based SQL aggregates — one
 figure group, grouped in the database, never a loop over orders — because no context's service
 sums across the whole chain.
 The alerts come through the owners' services (`inventory.service.alerts`,
-`orders.service.price_consistency`). Every statement runs on SQLite and PostgreSQL alike; a later
-issue may move these reads to DuckDB over the same tables.
+`orders.service.price_consistency`). Every statement runs on SQLite and PostgreSQL alike. The
+other KPIs, and all of them by day, channel, region and store, are DuckDB's
+(`insights.service.analytics`).
 
 A data scope narrows everything the same way the orders pages do (`OrderQuery.visible_at`): HQ
 sees the chain; a region (a province) sees the orders sold at, or fulfilled from, its nodes and
@@ -41,7 +42,9 @@ from yipan.insights.domain.kpis import (
     DELIVERY_METHODS,
     SOLD_LINE_STATUSES,
     STORE_TYPES,
+    Breakdown,
     HealthBand,
+    KpiRow,
     Share,
     days_of_cover,
     health_band,
@@ -54,6 +57,7 @@ from yipan.insights.domain.periods import (
     period_ending,
     slots_for,
 )
+from yipan.insights.service import analytics
 from yipan.inventory.models import Alert, Node, StockLevel
 from yipan.inventory.schemas import AlertOut
 from yipan.inventory.service import alerts as inventory_alerts
@@ -495,6 +499,7 @@ class Dashboard:
     orders: OrderKpis
     stock: StockKpis
     alerts: Alerts
+    table: analytics.KpiTable | None = None  # every KPI by a key (DuckDB); None without it
 
 
 def _any_orders(session: Session, scoped: _Scoped) -> bool:
@@ -509,17 +514,45 @@ def _any_orders(session: Session, scoped: _Scoped) -> bool:
     return sent is not None
 
 
-def dashboard(session: Session, period: Period, scope: Scope) -> Dashboard:
-    """Every figure of the HQ dashboard for `period`, as `scope` sees it."""
+def dashboard(
+    session: Session, period: Period, scope: Scope, by: Breakdown | None = None
+) -> Dashboard:
+    """Every figure of the HQ dashboard for `period`, as `scope` sees it, with the KPI table
+    (DuckDB) broken down `by` a key. The order figures are the table's (one pass over a
+    snapshot, where the SQL look-ups per order take seconds on PostgreSQL); without DuckDB
+    (SQLite in memory) they come from SQL and the table is None."""
     scoped = _scoped(session, scope)
     any_orders = _any_orders(session, scoped)
     sold, cover_units = _sales(session, period, scoped)
+    try:
+        table: analytics.KpiTable | None = analytics.kpi_table(session, period, scope, by)
+    except analytics.AnalyticsUnavailable:
+        table = None
     return Dashboard(
         period=period,
         scope=scope,
         any_orders=any_orders,
         sales=sold,
-        orders=_order_kpis(session, period, scoped),
+        orders=_order_kpis(session, period, scoped) if table is None else _orders_of(table.total),
         stock=_stock_kpis(session, scoped, cover_units),
         alerts=_alerts(session, period, scoped, scope),
+        table=table,
+    )
+
+
+def _orders_of(row: KpiRow) -> OrderKpis:
+    """The dashboard's order figures from the KPI table's row (the same definitions)."""
+    crossed = OmnichannelCounts(
+        any=row.omnichannel.part,
+        bopis=row.pickup.part,
+        ship_from_store=row.ship_from_store,
+        return_in_store=row.return_in_store,
+        guide=row.guide,
+    )
+    return OrderKpis(
+        orders=row.orders,
+        omnichannel=crossed,
+        omnichannel_share=row.omnichannel,
+        pickup_share=row.pickup,
+        repurchase=row.repurchase,
     )

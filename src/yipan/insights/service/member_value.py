@@ -22,23 +22,21 @@ for `YIPAN_MEMBER_VALUE_CACHE_SECONDS` (`cached_model`).
 
 from __future__ import annotations
 
-import threading
 import time
-import weakref
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import BigInteger, ColumnElement, Engine, Integer, cast, func, select
+from sqlalchemy import BigInteger, ColumnElement, Integer, cast, func, select
 from sqlalchemy.orm import Session, aliased
-from sqlalchemy.pool import Pool
 
 from yipan.insights.domain import member_value as model
 from yipan.insights.domain.kpis import SOLD_LINE_STATUSES
 from yipan.insights.domain.periods import business_day, local_midnight
+from yipan.insights.service.model_cache import ModelCache
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.config import get_settings
 from yipan.kernel.errors import Conflict, InvalidInput
@@ -461,41 +459,7 @@ def _check_margin(margin: float) -> None:
 # --- the fitted model kept per process --------------------------------------------------------
 
 
-class ModelCache:
-    """Fitted models per database and as-of day, each kept for `cache_seconds`. One fit runs at
-    a time in a process: a request arriving during a fit waits for it and takes its result."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._kept: weakref.WeakKeyDictionary[Pool, dict[Hashable, tuple[float, MemberValueModel]]]
-        self._kept = weakref.WeakKeyDictionary()
-
-    def get(
-        self,
-        session: Session,
-        key: Hashable,
-        fit: Callable[[], MemberValueModel],
-        *,
-        max_age_seconds: float,
-        refresh: bool = False,
-    ) -> MemberValueModel:
-        bind = session.get_bind()
-        if not isinstance(bind, Engine):
-            return fit()
-        with self._lock:
-            kept = self._kept.get(bind.pool, {}).get(key)
-            if kept is not None and not refresh and time.monotonic() - kept[0] < max_age_seconds:
-                return kept[1]
-            fitted = fit()
-            self._kept.setdefault(bind.pool, {})[key] = (time.monotonic(), fitted)
-            return fitted
-
-    def clear(self) -> None:
-        with self._lock:
-            self._kept.clear()
-
-
-models = ModelCache()
+models: ModelCache[MemberValueModel] = ModelCache()
 
 
 def cached_model(

@@ -1,4 +1,7 @@
-"""insights: item-to-item recommendation neighbours
+"""insights: recommendations — no table
+
+The recommendation model is trained from the orders and kept per process; nothing is stored
+(src/yipan/insights/models/recommendations.py). The revision stays in the chain, empty.
 
 Revision ID: 0016
 Revises: 0015
