@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any
+from datetime import date
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -37,74 +37,8 @@ class RunIn(BaseModel):
     as_of: date | None = Field(None, description="last business day of history; default yesterday")
 
 
-class RunOut(BaseModel):
-    id: int
-    as_of: date
-    horizon_days: int
-    backtest_windows: int
-    backtest_days: int
-    history_days: int
-    series: int
-    regular: int
-    intermittent: int
-    no_demand: int
-    naive_chosen: int = Field(description="backtested series where SeasonalNaive was kept")
-    wape: float | None = Field(description="pooled backtest WAPE of the chosen models")
-    baseline_wape: float | None = Field(description="pooled backtest WAPE of SeasonalNaive(7)")
-    read_seconds: float
-    fit_seconds: float
-    total_seconds: float
-    started_at: datetime
-    created_by: str
-    filters: dict[str, Any]
-
-
-class SeriesOut(BaseModel):
-    run_id: int
-    as_of: date
-    sku: str
-    node: str
-    region: str
-    family: str = Field(description="regular, intermittent or no_demand")
-    model: str
-    history_days: int
-    censored_days: int = Field(description="stock-out days, imputed and not scored")
-    backtest_actual: float | None
-    chosen_wape: float | None
-    chosen_mase: float | None
-    chosen_bias: float | None
-    naive_wape: float | None
-    naive_mase: float | None
-    naive_bias: float | None
-    error_sd: float | None = Field(description="std. dev. of the chosen model's daily error")
-    daily_mean: float
-    total: float
-    days: list[date]
-    daily: list[float]
-
-
-class BacktestRowOut(BaseModel):
-    key: str
-    series: int
-    backtested: int
-    naive_chosen: int
-    actual: float
-    wape: float | None
-    baseline_wape: float | None
-    forecast_total: float = Field(description="units forecast over the horizon")
-
-
-class BacktestOut(BaseModel):
-    run_id: int
-    as_of: date
-    overall: BacktestRowOut
-    by_region: list[BacktestRowOut]
-    by_model: list[BacktestRowOut]
-    by_family: list[BacktestRowOut]
-
-
 @router.post("", status_code=201)
-def run_forecast(run_in: RunIn, engine: EngineDep, who: Planner) -> RunOut:
+def run_forecast(run_in: RunIn, engine: EngineDep, who: Planner) -> forecasts.RunOut:
     """Forecast every SKU × node that sold in the history window (or the given SKUs and nodes),
     choosing each series' model by a rolling-origin backtest against SeasonalNaive(7).
 
@@ -120,7 +54,7 @@ def run_forecast(run_in: RunIn, engine: EngineDep, who: Planner) -> RunOut:
             chosen = chosen or visible
             if not chosen:
                 raise forecasts.NoSalesHistory("your scope holds no nodes to forecast")
-        run = forecasts.run_forecast(
+        return forecasts.run_forecast(
             session,
             horizon=run_in.horizon_days,
             skus=run_in.skus,
@@ -128,14 +62,13 @@ def run_forecast(run_in: RunIn, engine: EngineDep, who: Planner) -> RunOut:
             as_of=run_in.as_of,
             created_by=who.name,
         )
-    return RunOut(**vars(run))
 
 
 @router.get("/runs/latest")
-def latest_run(engine: EngineDep, who: Reader) -> RunOut:
+def latest_run(engine: EngineDep, who: Reader) -> forecasts.RunOut:
     """The newest forecast run's summary."""
     with unit_of_work(engine, readonly=True) as session:
-        return RunOut(**vars(forecasts.get_run(session)))
+        return forecasts.get_run(session)
 
 
 @router.get("/backtest")
@@ -145,29 +78,21 @@ def backtest(
     run: Annotated[
         int | None, Query(ge=1, le=2**31 - 1, description="a run id; default the latest")
     ] = None,
-) -> BacktestOut:
+) -> forecasts.BacktestTable:
     """Chosen models against SeasonalNaive(7) on the run's backtest: pooled WAPE overall, by
     region, by chosen model and by family, over the caller's nodes, each with the units forecast
     over the horizon."""
     with unit_of_work(engine, readonly=True) as session:
         visible = nodes.codes_in_scope(session, who.scope)
-        table = forecasts.backtest_table(session, run_id=run, visible=visible)
-    return BacktestOut(
-        run_id=table.run_id,
-        as_of=table.as_of,
-        overall=BacktestRowOut(**vars(table.overall)),
-        by_region=[BacktestRowOut(**vars(r)) for r in table.by_region],
-        by_model=[BacktestRowOut(**vars(r)) for r in table.by_model],
-        by_family=[BacktestRowOut(**vars(r)) for r in table.by_family],
-    )
+        return forecasts.backtest_table(session, run_id=run, visible=visible)
 
 
 @router.get("/{sku}/{node}")
-def get_forecast(sku: Code, node: Code, engine: EngineDep, who: Reader) -> SeriesOut:
+def get_forecast(sku: Code, node: Code, engine: EngineDep, who: Reader) -> forecasts.SeriesOut:
     """The latest forecast of a SKU at a node: its model, backtest errors (chosen and
     SeasonalNaive) and the daily values. A node outside the caller's scope answers 404."""
     with unit_of_work(engine, readonly=True) as session:
         visible = nodes.codes_in_scope(session, who.scope)
         if visible is not None and node not in visible:
             raise forecasts.NoForecast(f"no forecast of {sku} at {node}", sku=sku, node=node)
-        return SeriesOut(**vars(forecasts.latest_series(session, sku=sku, node=node)))
+        return forecasts.latest_series(session, sku=sku, node=node)
