@@ -22,7 +22,9 @@ Then the demand forecast of `bench.forecast`: 30,490 synthetic series of 1,941 d
 ahead with model choice and backtest (`forecast_seconds_30490`, `forecast_wape`,
 `baseline_wape`); `--quick` forecasts a 1,000-series sample instead (`forecast_seconds`).
 
-Then the dashboard's KPI queries over the 12-month demo (`bench.kpis`: `kpi_p95_ms`).
+Then the dashboard's KPI queries over the 12-month demo (`bench.kpis`: `kpi_p95_ms`), and
+BG/NBD and Gamma-Gamma fitted on 100,000 simulated members (`bench.member_value`:
+`bgnbd_fit_seconds_100k`).
 
 PostgreSQL database yipan_bench_insights (YIPAN_BENCH_INSIGHTS_DATABASE_URL overrides it;
 emptied and migrated first), or SQLite in a temporary file. Progress goes to stderr; the last
@@ -46,6 +48,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, Table, func, insert, s
 
 from bench import forecast as forecast_bench
 from bench import kpis as kpi_bench
+from bench import member_value as member_value_bench
 from bench.harness import fresh_postgres, fresh_sqlite, log, machine, vacuum_analyze
 from yipan.catalog.models import Category, Product, Sku
 from yipan.insights.domain.rebalance import Rules
@@ -252,6 +255,8 @@ def main() -> None:
     figures.update(forecast_bench.summary(quick=args.quick))
     # The dashboard's KPI queries over the 12-month demo (bench.kpis).
     figures.update(kpi_bench.summary())
+    # BG/NBD and Gamma-Gamma fitted on 100,000 simulated members (bench.member_value).
+    figures.update(member_value_bench.summary())
     print(json.dumps(figures))
 
 

@@ -194,6 +194,19 @@ def service_phase(member: np.ndarray, day: np.ndarray, fen: np.ndarray) -> dict[
     }
 
 
+def summary(members: int = 100_000, seed: int = 7) -> dict[str, Any]:
+    """The keys `bench.insights` reports: the fits on `members` simulated members."""
+    member, day, fen = simulate(members, np.random.default_rng(seed))
+    log(f"member value: {members} members, {member.size} purchases simulated")
+    domain = domain_phase(member, day, fen)
+    return {
+        "bgnbd_fit_seconds_100k": domain["fit_bgnbd_s"],
+        "gamma_gamma_fit_seconds_100k": domain["fit_gamma_gamma_s"],
+        "member_value_members": domain["members"],
+        "bgnbd_fitted": domain["bgnbd"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=100_000)
