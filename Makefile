@@ -8,7 +8,8 @@ PY ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
-PYTEST_ARGS ?=
+# One test worker per core (pytest-xdist).
+PYTEST_ARGS ?= -n auto
 
 .PHONY: demo test install lint serve bench lock clean
 

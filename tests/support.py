@@ -1,7 +1,8 @@
 """Test databases: a migrated SQLite file per test, and PostgreSQL when one is configured.
 
-`YIPAN_TEST_DATABASE_URL` points at a PostgreSQL database the tests may wipe. Without it the
-PostgreSQL variants skip, unless `YIPAN_REQUIRE_SERVICES=1`, where they fail instead.
+`YIPAN_TEST_DATABASE_URL` points at a PostgreSQL database the tests may wipe (with pytest-xdist,
+one database per worker beside it). Without it the PostgreSQL variants skip, unless
+`YIPAN_REQUIRE_SERVICES=1`, where they fail instead.
 """
 
 from __future__ import annotations
@@ -16,14 +17,38 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.pool import NullPool
 
 from yipan.kernel import migrate
-from yipan.kernel.db import make_engine
+from yipan.kernel.db import make_engine, normalise_url
 from yipan.tables import metadata
 
-PG_URL = os.environ.get("YIPAN_TEST_DATABASE_URL", "")
 REQUIRE_SERVICES = os.environ.get("YIPAN_REQUIRE_SERVICES") == "1"
+
+
+def _database_of_this_worker(url: str) -> str:
+    """Under pytest-xdist each worker empties and migrates the database at will, so each gets its
+    own, named after the configured one (`yipan_test` → `yipan_test_gw0`), created when missing."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    configured = make_url(url)
+    own = f"{configured.database}_{worker}"
+    admin = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own}
+            ).first()
+            if exists is None:
+                conn.execute(text(f'CREATE DATABASE "{own}"'))
+    finally:
+        admin.dispose()
+    return configured.set(database=own).render_as_string(hide_password=False)
+
+
+PG_URL = _database_of_this_worker(os.environ.get("YIPAN_TEST_DATABASE_URL", ""))
 
 
 def require_postgres() -> str:

@@ -10,6 +10,7 @@ Whatever orders are placed, stepped, cancelled, rejected and returned, in whatev
 from __future__ import annotations
 
 import itertools
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,6 @@ from yipan.orders.schemas import ActionIn, CancelIn, OrderIn, RejectIn, ReturnIn
 from yipan.orders.service import capture, lifecycle, returns
 
 ADDRESSES = [world.LUJIAZUI, world.PEOPLES_SQUARE, world.BEIJING]
-_dirs = itertools.count()
 
 
 def _line(sku: str, qty: int, method: str) -> dict[str, Any]:
@@ -54,8 +54,8 @@ class OrderFlows(RuleBasedStateMachine):
 
     @initialize()
     def build(self) -> None:
-        base = Path(f"/tmp/yipan-order-flows-{id(self)}-{next(_dirs)}")
-        base.mkdir(parents=True, exist_ok=True)
+        # A directory of its own per example: parallel test workers run this machine at once.
+        base = Path(tempfile.mkdtemp(prefix="yipan-order-flows-"))
         url = fresh_sqlite(sqlite_template(base), base / "flows.db")
         self.engine = make_engine(url)
         world.build(self.engine)
