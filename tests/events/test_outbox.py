@@ -101,20 +101,50 @@ def test_a_failing_handler_is_retried_with_back_off_then_parked(engine: Engine) 
     )
 
 
-def test_one_bad_event_does_not_block_the_others(engine: Engine) -> None:
-    delivered: list[str] = []
+def picky(delivered: list[str]) -> events.HandlerRegistry:
+    """A handler of ThingHappened that fails on the thing "bad" and notes the others."""
 
-    def picky(_s: Session, message: OutboxMessage) -> None:
+    def handle(_s: Session, message: OutboxMessage) -> None:
         if message.aggregate_id == "bad":
             raise ValueError("cannot handle")
         delivered.append(message.aggregate_id)
 
     registry = events.HandlerRegistry()
-    registry.register(ThingHappened.name, picky)
+    registry.register(ThingHappened.name, handle)
+    return registry
+
+
+def test_one_bad_event_does_not_block_the_others(engine: Engine) -> None:
+    delivered: list[str] = []
+    registry = picky(delivered)
     emit(engine, "a", "bad", "b")
     report = events.deliver_pending(engine, events.InProcessRelay(registry))
     assert (report.delivered, report.failed) == (2, 1)
     assert delivered == ["a", "b"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NobodyListens(ThingHappened):
+    name: ClassVar[str] = "test.NobodyListens"
+
+
+def test_one_call_drains_batch_after_batch_heard_or_not_each_event_once(engine: Engine) -> None:
+    delivered: list[str] = []
+    registry = picky(delivered)
+    heard = [f"t{i:02}" for i in range(7)]
+    with unit_of_work(engine) as session:
+        for i, thing in enumerate(heard):
+            events.record(session, ThingHappened(thing=thing))
+            events.record(session, NobodyListens(thing=f"n{i:02}"))
+            if i == 3:
+                events.record(session, ThingHappened(thing="bad"))
+    report = events.deliver_pending(engine, events.InProcessRelay(registry), batch_size=3)
+    assert (report.delivered, report.failed) == (14, 1)
+    assert delivered == heard  # in the order they happened, none twice
+    assert statuses(engine) == {"delivered": 14, "pending": 1}
+    # The failed one waits for its retry time; nothing else is due.
+    again = events.deliver_pending(engine, events.InProcessRelay(registry), batch_size=3)
+    assert (again.delivered, again.failed) == (0, 0)
 
 
 def test_retry_delay_grows_and_is_capped() -> None:
