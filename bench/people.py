@@ -1,7 +1,7 @@
 """People benchmark: pricing a cart, resolving a million customer records, the 360 view, points.
 
     python -m bench.people [--only postgresql|sqlite] [--identity-records 1000000]
-                           [--sqlite-identity-records 100000] [--carts 5000] [--quick]
+                           [--sqlite-identity-records 50000] [--carts 5000] [--quick]
 
 - Pricing (in-process, once, no database): `price_cart` on 20-line carts against an index of 200
   promotions built once, each cart offered 5 coupons.
@@ -922,9 +922,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--only", choices=["postgresql", "sqlite"])
-    # The target size on PostgreSQL; SQLite gets a tenth, which keeps the whole run under 10 min.
+    # The target size on PostgreSQL; SQLite gets a twentieth, which keeps the run under 10 min.
     parser.add_argument("--identity-records", type=int, default=1_000_000, help="on PostgreSQL")
-    parser.add_argument("--sqlite-identity-records", type=int, default=100_000, help="on SQLite")
+    parser.add_argument("--sqlite-identity-records", type=int, default=50_000, help="on SQLite")
     parser.add_argument("--chunk-size", type=int, default=5000, help="records per unit of work")
     parser.add_argument("--carts", type=int, default=5000, help="timed carts after the warm-up")
     parser.add_argument("--quick", action="store_true", help="20,000 records, 2,000 carts")
