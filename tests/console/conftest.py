@@ -11,20 +11,15 @@ unless `YIPAN_REQUIRE_SERVICES=1`, where its absence is a failure.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.servers import running_server
 from tests.support import REQUIRE_SERVICES
 from yipan.app import create_app
 from yipan.auth.service import login, sessions
@@ -112,58 +107,13 @@ def _require_chromium() -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _wait_for_health(base_url: str, server: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"the console server exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{base_url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"the console server did not answer /health within 60 s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def server(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real application, as `yipan serve` runs it, on the demo database."""
     _require_chromium()
-    port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("server") / "uvicorn.log"
-    env = {**os.environ, "YIPAN_DATABASE_URL": demo.url}
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "yipan.app:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_health(base_url, process, log)
-        yield base_url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with running_server(demo.url, log) as running:
+        yield running.base_url
 
 
 @pytest.fixture(scope="session")
