@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from yipan import __version__
 from yipan.auth.api import router as auth_router
-from yipan.auth.trail import AuditMiddleware, AuditTrail
+from yipan.auth.trail import FLUSH_EVERY_SECONDS, AuditMiddleware, AuditTrail
 from yipan.catalog.api import router as catalog_router
 from yipan.channels.api import router as channels_router
 from yipan.console import STATIC_DIR as CONSOLE_STATIC_DIR
@@ -66,7 +66,9 @@ def create_app(engine: Engine | None = None, *, background: bool = True) -> Fast
     engine = engine or make_engine(settings.database_url, pool_size=settings.http_threads + 2)
     jobs = Background(engine, settings) if background else None
     trail = AuditTrail(engine, gathered=background)
-    trail_writer = PeriodicJob("audit-trail", 1.0, trail.flush) if background else None
+    trail_writer = (
+        PeriodicJob("audit-trail", FLUSH_EVERY_SECONDS, trail.flush) if background else None
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

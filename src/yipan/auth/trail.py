@@ -35,6 +35,8 @@ _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _SELF_AUDITED = ("/api/v1/auth/", "/console/login", "/console/logout")
 # A flush writes at most this many rows in one statement; the rest wait for the next.
 FLUSH_BATCH = 2000
+# How often a server writes what it gathered: what a crash may lose is the last interval's rows.
+FLUSH_EVERY_SECONDS = 1.0
 
 
 class AuditTrail:
