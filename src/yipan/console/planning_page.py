@@ -50,8 +50,8 @@ class PlanningView:
     series: SeriesView | None = None
     series_notice: Notice | None = None
     suggestions: replenishment.Suggestions | None = None
-    purchase_orders: list[replenishment.Order] = field(default_factory=list)
-    replenishment_orders: list[replenishment.Order] = field(default_factory=list)
+    purchase_orders: list[replenishment.SuggestedOrder] = field(default_factory=list)
+    replenishment_orders: list[replenishment.SuggestedOrder] = field(default_factory=list)
 
     def backtest_chart(self, t: Translate) -> dict[str, Any]:
         """Chosen models against SeasonalNaive, WAPE in % by region (lower is better)."""
@@ -89,7 +89,7 @@ def planning_view(session: Session, scope: Scope, sku: str = "", node: str = "")
     backtest = forecasts.backtest_table(session, visible=visible)
     suggestions = replenishment.suggest(session, visible=visible)
 
-    def biggest(orders: list[replenishment.Order]) -> list[replenishment.Order]:
+    def biggest(orders: list[replenishment.SuggestedOrder]) -> list[replenishment.SuggestedOrder]:
         return sorted(orders, key=lambda o: (-o.units, o.source))[:ORDERS_SHOWN]
 
     series, series_notice = None, None

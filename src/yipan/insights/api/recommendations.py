@@ -3,16 +3,15 @@ sizes that a store near them or the online pool can deliver.
 
 Read like the member 360 view (`members.read`, which online channels' integrator keys hold):
 a member outside the caller's data scope answers 404 as an unknown one. The model is trained on
-demand and kept by each server process for `YIPAN_RECOMMENDATIONS_CACHE_SECONDS`.
+demand and kept by each server process for `YIPAN_RECOMMENDATIONS_CACHE_SECONDS`. The answer is
+the service's `MemberRecommendations` as it is.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
 
 from yipan import data_scope as scoped
 from yipan.auth.api import require
@@ -25,66 +24,6 @@ router = APIRouter(prefix="/api/v1/insights/members", tags=["insights"], respons
 
 Reader = Annotated[Principal, Depends(require("members.read"))]
 MemberId = Annotated[str, Path(min_length=1, max_length=32, description="e.g. M0000000042")]
-
-
-class OfferedSkuOut(BaseModel):
-    sku: str
-    size: str | None
-    nearby_stores: list[str] = Field(description="stores near the member with ATP, nearest first")
-    ships: bool = Field(description="in stock at a node that ships (the online pool)")
-
-
-class RecommendationOut(BaseModel):
-    product: str
-    name: str
-    category: str
-    score: float
-    skus: list[OfferedSkuOut]
-
-
-class MemberRecommendationsOut(BaseModel):
-    member_id: str
-    store: str | None = Field(description="the store whose neighbourhood delivers")
-    radius_km: float
-    personalised: bool = Field(
-        description="false for a member with no purchases: the most popular deliverable products"
-    )
-    purchases: int = Field(description="orders × products the member bought, all ids counted")
-    sizes: dict[str, list[str]] = Field(description="the member's sizes per category")
-    algorithm: str
-    fitted_at: datetime
-    items: list[RecommendationOut]
-
-    @classmethod
-    def of(cls, found: recs.MemberRecommendations) -> MemberRecommendationsOut:
-        return cls(
-            member_id=found.member_id,
-            store=found.store,
-            radius_km=found.radius_km,
-            personalised=found.personalised,
-            purchases=found.purchases,
-            sizes={c: list(s) for c, s in found.sizes.items()},
-            algorithm=found.algorithm,
-            fitted_at=found.fitted_at,
-            items=[
-                RecommendationOut(
-                    product=r.product,
-                    name=r.name,
-                    category=r.category,
-                    score=r.score,
-                    skus=[
-                        OfferedSkuOut(
-                            sku=s.sku,
-                            size=s.size,
-                            nearby_stores=list(s.nearby_stores),
-                            ships=s.ships,
-                        )
-                        for s in r.skus
-                    ],
-                )
-                for r in found.items
-            ],
-        )
 
 
 @router.get("/{member_id}/recommendations")
@@ -101,12 +40,11 @@ def member_recommendations(
             description="deliver from around this store; default the member's own store",
         ),
     ] = None,
-) -> MemberRecommendationsOut:
+) -> recs.MemberRecommendations:
     """Products to recommend to a member, best first, each with the SKUs to offer.
 
     404 `UNKNOWN_MEMBER` for a member the caller cannot see, `UNKNOWN_NODE` for a `store` that
     is not an active store; 422 for a limit outside 1…50."""
     with unit_of_work(engine, readonly=True) as session:
         scoped.check_member(session, who.scope, member_id)
-        found = recs.recommend_for_member(session, member_id, limit=limit, store=store)
-    return MemberRecommendationsOut.of(found)
+        return recs.recommend_for_member(session, member_id, limit=limit, store=store)

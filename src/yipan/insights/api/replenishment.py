@@ -1,5 +1,6 @@
 """HTTP routes for replenishment: suggested purchase and DC → store orders from the latest
-forecasts, and reorder points set from them (so low-stock alerts use them)."""
+forecasts, and reorder points set from them (so low-stock alerts use them). The lines, orders and
+changes are the service's own dataclasses, answered as they are."""
 
 from __future__ import annotations
 
@@ -33,40 +34,13 @@ ServiceLevel = Annotated[
 Codes = Annotated[list[str] | None, Query(max_length=500)]
 
 
-class LineOut(BaseModel):
-    sku: str
-    node: str
-    node_type: str
-    region: str
-    kind: str = Field(description="purchase (from a supplier) or replenishment (from a DC)")
-    source: str = Field(description="the supplier (the product's brand) or the source node")
-    daily_mean: float
-    error_sd: float | None
-    lead_days: float
-    safety_stock: int
-    reorder_point: int
-    order_up_to: int
-    on_hand: int
-    reserved: int
-    inbound: int
-    position: int = Field(description="on hand − reserved + inbound")
-    quantity: int = Field(description="units to order now (0: above the reorder point)")
-
-
-class OrderOut(BaseModel):
-    kind: str
-    source: str
-    units: int
-    lines: list[LineOut]
-
-
 class SuggestionsOut(BaseModel):
     service_level: float
     review_days: float
     line_count: int
-    lines: list[LineOut]
-    purchase_orders: list[OrderOut]
-    replenishment_orders: list[OrderOut]
+    lines: list[rs.ReplenishmentLine]
+    purchase_orders: list[rs.SuggestedOrder]
+    replenishment_orders: list[rs.SuggestedOrder]
 
 
 class ApplyIn(BaseModel):
@@ -81,29 +55,9 @@ class ApplyIn(BaseModel):
     )
 
 
-class ChangeOut(BaseModel):
-    sku: str
-    node: str
-    reorder_point_before: int
-    reorder_point: int
-
-
 class AppliedOut(BaseModel):
     changed: int
-    changes: list[ChangeOut]
-
-
-def _line(line: rs.Line) -> LineOut:
-    return LineOut(**vars(line))
-
-
-def _order(order: rs.Order) -> OrderOut:
-    return OrderOut(
-        kind=order.kind,
-        source=order.source,
-        units=order.units,
-        lines=[_line(x) for x in order.lines],
-    )
+    changes: list[rs.PolicyChange]
 
 
 @router.get("")
@@ -130,9 +84,9 @@ def get_suggestions(
         service_level=plan.service_level,
         review_days=plan.review_days,
         line_count=len(lines),
-        lines=[_line(x) for x in lines[offset : offset + limit]],
-        purchase_orders=[_order(o) for o in plan.purchase_orders],
-        replenishment_orders=[_order(o) for o in plan.replenishment_orders],
+        lines=lines[offset : offset + limit],
+        purchase_orders=plan.purchase_orders,
+        replenishment_orders=plan.replenishment_orders,
     )
 
 
@@ -149,4 +103,4 @@ def apply_reorder_points(apply_in: ApplyIn, engine: EngineDep, who: Planner) -> 
             nodes=apply_in.nodes,
             visible=visible,
         )
-    return AppliedOut(changed=len(changes), changes=[ChangeOut(**vars(c)) for c in changes])
+    return AppliedOut(changed=len(changes), changes=changes)

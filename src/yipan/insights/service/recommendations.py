@@ -119,8 +119,9 @@ class RecommendationModel:
 class OfferedSku:
     sku: str
     size: str | None
-    nearby_stores: tuple[str, ...]  # nearest first, at most NEARBY_SHOWN
-    ships: bool
+    # Stores near the member with ATP, nearest first, at most NEARBY_SHOWN.
+    nearby_stores: tuple[str, ...]
+    ships: bool  # in stock at a node that ships (the online pool)
 
 
 @dataclass(frozen=True)
@@ -138,11 +139,11 @@ class MemberRecommendations:
     deliverable products."""
 
     member_id: str
-    store: str | None
+    store: str | None  # the store whose neighbourhood delivers
     radius_km: float
     personalised: bool
-    purchases: int
-    sizes: dict[str, tuple[str, ...]]
+    purchases: int  # orders × products the member bought, all ids counted
+    sizes: dict[str, tuple[str, ...]]  # the member's sizes per category
     items: tuple[Recommendation, ...]
     algorithm: str
     fitted_at: datetime

@@ -65,7 +65,7 @@ class InvalidServiceLevel(InvalidInput):
 
 
 @dataclass(frozen=True)
-class Line:
+class ReplenishmentLine:
     sku: str
     node: str
     node_type: str
@@ -81,28 +81,25 @@ class Line:
     on_hand: int
     reserved: int
     inbound: int
-    position: int
-    quantity: int
+    position: int  # on hand − reserved + inbound
+    quantity: int  # units to order now (0: above the reorder point)
 
 
 @dataclass(frozen=True)
-class Order:
+class SuggestedOrder:
     kind: str
     source: str
-    lines: list[Line]
-
-    @property
-    def units(self) -> int:
-        return sum(line.quantity for line in self.lines)
+    units: int
+    lines: list[ReplenishmentLine]
 
 
 @dataclass(frozen=True)
 class Suggestions:
     service_level: float
     review_days: float
-    lines: list[Line]  # every SKU × node with a forecast, ordering or not
-    purchase_orders: list[Order]  # to suppliers, for warehouses and DCs
-    replenishment_orders: list[Order]  # from DCs to stores
+    lines: list[ReplenishmentLine]  # every SKU × node with a forecast, ordering or not
+    purchase_orders: list[SuggestedOrder]  # to suppliers, for warehouses and DCs
+    replenishment_orders: list[SuggestedOrder]  # from DCs to stores
 
 
 @dataclass(frozen=True)
@@ -159,7 +156,7 @@ def suggest(
     codes, suppliers = _skus(session, touched)
     sources = _sources(list(all_nodes.values()))
 
-    lines: list[Line] = []
+    lines: list[ReplenishmentLine] = []
     for sku_id, node_id in pairs:
         node = all_nodes[node_id]
         d = demand[(sku_id, node_id)]
@@ -177,7 +174,7 @@ def suggest(
         source = sources.get(node_id)
         kind = REPLENISHMENT if source is not None else PURCHASE
         lines.append(
-            Line(
+            ReplenishmentLine(
                 sku=codes[sku_id],
                 node=node.code,
                 node_type=node.type,
@@ -206,12 +203,15 @@ def suggest(
     )
 
 
-def _group(lines: list[Line], kind: str) -> list[Order]:
-    by_source: dict[str, list[Line]] = defaultdict(list)
+def _group(lines: list[ReplenishmentLine], kind: str) -> list[SuggestedOrder]:
+    by_source: dict[str, list[ReplenishmentLine]] = defaultdict(list)
     for line in lines:
         if line.kind == kind and line.quantity > 0:
             by_source[line.source].append(line)
-    return [Order(kind, source, by_source[source]) for source in sorted(by_source)]
+    return [
+        SuggestedOrder(kind, source, sum(x.quantity for x in by_source[source]), by_source[source])
+        for source in sorted(by_source)
+    ]
 
 
 @dataclass(frozen=True)
