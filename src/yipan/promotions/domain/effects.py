@@ -29,14 +29,15 @@ Amounts = tuple[int, ...]
 
 # Order inside a layer: unit pools work on shelf (or member) unit prices, so they come before a
 # percent off; a free item comes before coupons that take a share of what is left.
-PROMOTION_ORDER: dict[Kind, int] = {
+# Keyed by the kinds' string values, which is what a binding carries.
+PROMOTION_ORDER: dict[str, int] = {
     Kind.MEMBER_PRICE: 0,
     Kind.BUY_X_GET_Y: 0,
     Kind.N_FOR_PRICE: 0,
     Kind.PERCENT_OFF: 1,
     Kind.THRESHOLD_REDUCTION: 0,
 }
-COUPON_ORDER: dict[CouponKind, int] = {
+COUPON_ORDER: dict[str, int] = {
     CouponKind.FREE_ITEM: 0,
     CouponKind.PERCENT_OFF: 1,
     CouponKind.AMOUNT_OFF: 2,
@@ -125,9 +126,13 @@ def grouped_savings(runs: list[tuple[int, int]], size: int, price: int) -> int:
     return saved
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Binding:
-    """What every effect knows: which offer it is and which of the cart's lines it covers."""
+    """What every effect knows: which offer it is and which of the cart's lines it covers.
+
+    Not frozen: one is built per offer per cart, and a frozen dataclass takes three times as long
+    to build; nothing keeps or changes it after the effect has read it.
+    """
 
     source: Source
     source_id: str
@@ -169,15 +174,13 @@ class Effect:
         self.kind = binding.kind
         self.layer = binding.layer
         self.rank = LAYER_ORDER[binding.layer]
-        kind = binding.kind
-        within = (
-            COUPON_ORDER[CouponKind(kind)]
-            if binding.source is Source.COUPON
-            else PROMOTION_ORDER[Kind(kind)]
-        )
-        self.key = (self.rank, within, binding.source_id)
+        order = COUPON_ORDER if binding.source is Source.COUPON else PROMOTION_ORDER
+        self.key = (self.rank, order[binding.kind], binding.source_id)
         self.lines = binding.lines
-        self.mask = sum(1 << i for i in binding.lines)
+        mask = 0
+        for i in binding.lines:
+            mask |= 1 << i
+        self.mask = mask
         self.total = summer(binding.lines, binding.line_count)
         self.budget = binding.budget
         self.group = binding.group
@@ -443,11 +446,20 @@ class State:
         return state
 
     def history(self) -> list[State]:
-        """The states that applied an effect, first applied first."""
+        """The states that applied an effect, in application order (layer, kind, id).
+
+        The search may apply item-level offers that share no line in another order (see
+        `search.decision_order`); each one's shares are the same either way.
+        """
         chain: list[State] = []
         state: State | None = self
         while state is not None and state.effect is not None:
             chain.append(state)
             state = state.parent
-        chain.reverse()
+        chain.sort(key=_effect_key)
         return chain
+
+
+def _effect_key(state: State) -> tuple[int, int, str]:
+    assert state.effect is not None
+    return state.effect.key

@@ -98,13 +98,13 @@ def price_cart(cart: Cart, *, max_steps: int = MAX_STEPS) -> PricedCart:
             promotion_rejections[positions[effect.source_id]] = rejection
         else:
             coupon_rejections[effect.source_id] = rejection
-    touched = set(positions.values()) | promotion_rejections.keys()
-    rejected: list[Rejection] = []
-    for position, untouched in enumerate(index.untouched_rejections):
-        if position not in touched:
-            rejected.append(untouched)
-        elif position in promotion_rejections:
-            rejected.append(promotion_rejections[position])
+    # Most of the index touches nothing in the cart: start from its standing rejections.
+    by_position: list[Rejection | None] = list(index.untouched_rejections)
+    for position in positions.values():
+        by_position[position] = None
+    for position, rejection in promotion_rejections.items():
+        by_position[position] = rejection
+    rejected = [rejection for rejection in by_position if rejection is not None]
     rejected.extend(coupon_rejections[k] for k in sorted(coupon_rejections))
     priced_lines = _priced_lines(lines, final)
     list_total = sum(amounts)
