@@ -117,9 +117,9 @@ class _Search:
                 if b.pool == a.pool and not lines.isdisjoint(b.lines):
                     self.conflicts[i].add(j)
                     self.conflicts[j].add(i)
-        list_bounds = [e.bound for e in promotions]
-        self.price_suffix = self._suffix(list_bounds, 0, self.order_start)
-        self.order_suffix = self._suffix(list_bounds, self.order_start, n)
+        self.list_bounds = [e.bound for e in promotions]
+        self.price_suffix = self._suffix(self.list_bounds, 0, self.order_start)
+        self.order_suffix = self._suffix(self.list_bounds, self.order_start, n)
         self.order_bounds: dict[int, tuple[Amounts, list[int], list[int]]] = {}
         # The order-level choices: one per ungrouped effect, one per group met there first.
         self.order_decisions = [
@@ -353,7 +353,7 @@ class _Search:
                 self._visit(i + 1, state, pending)
             return
         # Past the item level the order layer's entry is known, and so is what each member takes.
-        takes = [e.bound for e in self.effects]
+        takes = self.list_bounds
         options = self.options[group]
         if i >= self.order_start:
             takes = self._order_bounds(state)[0]
