@@ -249,9 +249,13 @@ def sourcing_nodes(
     rules = buffer_rules(session, channel)
     params = {"sku_ids": list(ids.values())}
     stocked = _stocked_statement(None if able_to is None else frozenset(able_to))
-    rows: list[Any] = list(session.execute(stocked, params))
+    # Plain rows through the connection: the session's ORM layer (autoflush aside, which the
+    # flush keeps) would add a fifth of the order's CPU to a statement that loads no entities.
+    session.flush()
+    conn = session.connection()
+    rows: list[Any] = list(conn.execute(stocked, params))
     if include:
-        rows += session.execute(_NAMED, {**params, "codes": list(include)})
+        rows += conn.execute(_NAMED, {**params, "codes": list(include)})
     found: dict[str, SourcingNode] = {}
     for row in rows:
         node = found.get(row[0])
