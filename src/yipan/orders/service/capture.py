@@ -28,7 +28,7 @@ from yipan.inventory.schemas import MovementIn
 from yipan.inventory.service import movements
 from yipan.inventory.service import nodes as inventory_nodes
 from yipan.kernel.clock import Clock, SystemClock
-from yipan.kernel.db import insert_for
+from yipan.kernel.db import fetch_plain, insert_for
 from yipan.kernel.money import allocate_discount
 from yipan.orders.domain.fulfilment import STARTS_IN, Kind
 from yipan.orders.domain.money import line_subtotal, validate_order_sums
@@ -420,10 +420,11 @@ def _insert_order(
     conn = session.connection()
     new_id: int | None = None
     if conn.dialect.name == "postgresql":
-        taken = conn.execute(
+        taken = fetch_plain(
+            session,
             _TAKE_ORDER_WITH_LINES,
             {**row, "address": _json(row["address"]), "lines": _json(lines)},
-        ).all()
+        )
         if taken:
             new_id = int(taken[0].id)
             ids = {r.line_no: r.line_id for r in taken}

@@ -36,6 +36,7 @@ from yipan.inventory.service import atp as inventory_atp
 from yipan.inventory.service import nodes as inventory_nodes
 from yipan.inventory.service import reservations
 from yipan.kernel.config import get_settings
+from yipan.kernel.db import fetch_plain
 from yipan.orders.domain.fulfilment import KIND_FOR_METHOD, State, allowed_actions
 from yipan.orders.domain.routing import (
     Destination,
@@ -559,7 +560,7 @@ def _allocate_and_hold(
             "terminal": placement.terminal,
             **events.event_params(placement.event),
         }
-    row = session.connection().execute(_ALLOCATE_AND_HOLD[placement is not None], params).one()
+    (row,) = fetch_plain(session, _ALLOCATE_AND_HOLD[placement is not None], params)
     if not row.ok:
         raise reservations.refusal_of(
             session, [(ln.sku, p.node, qty) for p in parcels for ln, qty in p.parts]
