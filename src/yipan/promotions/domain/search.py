@@ -20,7 +20,7 @@ percent coupons) let shrink with the item-level discounts still to come.
 
 Ties: among equally cheap combinations the first met wins, and an offer that would take nothing
 is never included, so the answer is unique, and since everything is ordered by layer, kind and
-id, independent of input order.
+id (item-level offers first by what they could take at list prices), independent of input order.
 
 Written by hand rather than handed to OR-Tools: a combination's price is a sequential computation
 with fen rounding that a solver model would only approximate, and building and solving a model
