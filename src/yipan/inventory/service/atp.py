@@ -249,8 +249,8 @@ def sourcing_nodes(
     rules = buffer_rules(session, channel)
     params = {"sku_ids": list(ids.values())}
     stocked = _stocked_statement(None if able_to is None else frozenset(able_to))
-    # Plain rows through the connection: the session's ORM layer would add a fifth of the
-    # order's CPU to a statement that loads no entities (units of work do not autoflush).
+    # Plain rows through the connection: the session's ORM layer cost ~8 % of an order's CPU
+    # for a statement that loads no entities (units of work do not autoflush, so none is lost).
     conn = session.connection()
     rows: list[Any] = list(conn.execute(stocked, params))
     if include:
