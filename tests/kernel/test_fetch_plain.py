@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, Integer, String, bindparam, column, or_, select, table, text
 
 from tests import support
 from yipan.kernel.db import fetch_plain, unit_of_work
@@ -58,3 +58,25 @@ def test_the_write_is_rolled_back_with_the_unit_of_work(pg_engine: Engine) -> No
         write_then_fail(pg_engine)
 
     assert count(pg_engine, "undone") == 0
+
+
+def test_a_core_statement_keeps_its_own_bound_values(pg_engine: Engine) -> None:
+    """Values a Core statement binds itself (the `> 1` below) go with it; the caller's by name,
+    each one wherever it appears."""
+    attempts = column("attempts", Integer)
+    name = column("name", String)
+    outbox = table("events_outbox", name, attempts)
+    with unit_of_work(pg_engine) as session:
+        for label in ("a", "b", "c"):
+            fetch_plain(session, INSERT_EVENT, {"name": label, "payload": "{}"})
+        session.execute(text("UPDATE events_outbox SET attempts = 3 WHERE name <> 'a'"))
+        statement = (
+            select(name)
+            .select_from(outbox)
+            .where(
+                attempts > 1, or_(name == bindparam("wanted"), name == bindparam("wanted") + "x")
+            )
+        )
+        rows = fetch_plain(session, statement, {"wanted": "b"})
+
+    assert [row.name for row in rows] == ["b"]

@@ -12,9 +12,11 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+from psycopg import RawCursor
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 from sqlalchemy import (
@@ -26,16 +28,18 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
-    TextClause,
     TypeDecorator,
     create_engine,
     event,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 
 from yipan.kernel.clock import as_utc
 
@@ -172,27 +176,48 @@ def unit_of_work(engine: Engine, *, readonly: bool = False) -> Iterator[Session]
             listener()
 
 
-_DRIVER_SQL: dict[int, tuple[TextClause, str]] = {}
+@dataclass(frozen=True, slots=True)
+class _DriverSql:
+    """A statement as psycopg's raw cursor takes it: `$n` placeholders, bind names in order."""
+
+    statement: ClauseElement
+    sql: bytes
+    names: tuple[str, ...]
+    defaults: dict[str, Any]
 
 
-def fetch_plain(session: Session, statement: TextClause, params: dict[str, Any]) -> list[Any]:
-    """Run a PostgreSQL-only `text()` statement in the session's transaction straight through
-    psycopg; its rows as named tuples.
+# Compiles to PostgreSQL's own `$n` placeholders, which psycopg's raw cursor passes on as they are.
+_NUMERIC_DOLLAR: Dialect = postgresql_psycopg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+_DRIVER_SQL: dict[int, _DriverSql] = {}
+
+
+def fetch_plain(session: Session, statement: ClauseElement, params: dict[str, Any]) -> list[Any]:
+    """Run a PostgreSQL-only statement (`text()` or Core) in the session's transaction straight
+    through psycopg; its rows as named tuples.
 
     For the few statements every order runs: SQLAlchemy's execution layer (result metadata from
     the cursor description, the result object) costs ~130 µs of CPU a statement here, more than
-    psycopg's own work. The statement's parameters must need no conversion by SQLAlchemy (text()
-    without typed binds passes them to psycopg as they are anyway).
+    psycopg's own work. The statement is compiled once, to `$n` placeholders for psycopg's raw
+    cursor: its usual `%(name)s` form is parsed with a regular expression on every execution, and
+    not cached for a statement over 4 KB (~50 µs for the order's largest). Parameters go to
+    psycopg as they are, so they must need no conversion by SQLAlchemy's types.
     """
     conn = session.connection()
     assert conn.dialect.name == "postgresql", "fetch_plain is for PostgreSQL-only statements"
     found = _DRIVER_SQL.get(id(statement))
-    if found is None or found[0] is not statement:
-        found = _DRIVER_SQL[id(statement)] = (statement, str(statement.compile(conn.engine)))
+    if found is None or found.statement is not statement:
+        compiled = cast(SQLCompiler, statement.compile(dialect=_NUMERIC_DOLLAR))
+        found = _DRIVER_SQL[id(statement)] = _DriverSql(
+            statement,
+            str(compiled).encode(),
+            tuple(compiled.positiontup or ()),
+            {k: v for k, v in compiled.params.items() if v is not None},
+        )
+    values = [params[n] if n in params else found.defaults[n] for n in found.names]
     driver = conn.connection.driver_connection
     assert driver is not None
-    with driver.cursor(row_factory=namedtuple_row) as cursor:
-        cursor.execute(found[1], params)
+    with RawCursor(driver, row_factory=namedtuple_row) as cursor:
+        cursor.execute(found.sql, values)
         rows: list[Any] = cursor.fetchall()
     return rows
 
