@@ -59,6 +59,7 @@ from bench.harness import (
 from bench.orders import World
 from bench.orders import build as build_world
 from yipan.kernel.clock import SystemClock
+from yipan.kernel.collector import collector_paused
 from yipan.kernel.db import make_engine, unit_of_work
 from yipan.members.models import Member, SourceRecord
 from yipan.members.schemas import SourceRecordIn
@@ -615,7 +616,9 @@ def identity(
     last_log = started
     for system in SYSTEMS:
         for chunk in _chunks(data.records[system], chunk_size):
-            with unit_of_work(engine) as session:
+            # As `members.service.importing.import_records` does: rows validated and taken in
+            # with the garbage collector paused.
+            with collector_paused(), unit_of_work(engine) as session:
                 report = ingest_records(
                     session, [SourceRecordIn.model_validate(r) for r in chunk], clock=clock
                 )

@@ -14,11 +14,9 @@ skew and low-stock cases hold.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -49,6 +47,7 @@ from yipan.inventory.schemas import NodeIn
 from yipan.inventory.service import nodes as node_service
 from yipan.kernel import migrate
 from yipan.kernel.clock import Clock, SystemClock
+from yipan.kernel.collector import collector_paused
 from yipan.kernel.db import unit_of_work
 
 __all__ = ["DemoSummary", "Progress", "build_demo", "demo_status", "reset_database", "summarise"]
@@ -161,7 +160,7 @@ def build_demo(
         return existing
 
     now = (clock or SystemClock()).now()
-    with _collector_paused():
+    with collector_paused():
         return _build(engine, seed, scale, report, clock, history, now, started)
 
 
@@ -218,23 +217,6 @@ def _build(
             clock=clock,
         )
     return summary
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """CPython's cyclic garbage collector off while the build runs.
-
-    The build keeps a year of orders and their ledgers in memory until they are written; each
-    collection would walk all of them again, which cost more than a third of the build. What
-    the build allocates is collected once it is back on.
-    """
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 # The channels the demo's orders come through: own shop and mini-program, a marketplace, the

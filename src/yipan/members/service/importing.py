@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from yipan.kernel import tabular
 from yipan.kernel.clock import Clock
+from yipan.kernel.collector import collector_paused
 from yipan.kernel.tabular import SourceRow
 from yipan.kernel.tabular import resolve_format as resolve_format
 from yipan.members.domain.identifiers import IdentityKind
@@ -96,8 +97,25 @@ def import_records(
     seen: dict[tuple[str, str], int] | None = None,
     clock: Clock | None = None,
 ) -> MemberImportReport:
-    """Ingest the good rows of one chunk; `seen` carries record keys across a file's chunks."""
-    seen = {} if seen is None else seen
+    """Ingest the good rows of one chunk; `seen` carries record keys across a file's chunks.
+
+    The rows are read and validated with the garbage collector paused, as the ingest itself is:
+    with it on, validating a chunk took five times as long in a process holding a large file.
+    """
+    with collector_paused():
+        return _import_rows(
+            session, rows, source=source, seen={} if seen is None else seen, clock=clock
+        )
+
+
+def _import_rows(
+    session: Session,
+    rows: Iterable[SourceRow],
+    *,
+    source: str,
+    seen: dict[tuple[str, str], int],
+    clock: Clock | None,
+) -> MemberImportReport:
     report = MemberImportReport(total=0)
     good: list[SourceRecordIn] = []
     for row in rows:

@@ -21,12 +21,10 @@ dropped may be what joined it): un-merging is a person's decision.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
@@ -38,6 +36,7 @@ from sqlalchemy.orm import Session
 from yipan.events import service as events
 from yipan.events.domain import DomainEvent
 from yipan.kernel.clock import Clock, SystemClock
+from yipan.kernel.collector import collector_paused
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain import identity as resolution
 from yipan.members.errors import InvalidRecords
@@ -355,25 +354,8 @@ def ingest_records(
     clock: Clock | None = None,
 ) -> IngestReport:
     """Place each record in a member; replaying a record with the same payload changes nothing."""
-    with _collector_paused():
+    with collector_paused():
         return _ingest(session, records, clock)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """CPython's cyclic garbage collector off while a batch is taken in.
-
-    Everything a batch allocates lives until the batch is written, so each collection during it
-    would only walk the batch again (and everything else the process holds): on bulk imports
-    that was a third of the time. Objects made meanwhile are collected once it is back on.
-    """
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
 
 
 def _ingest(
