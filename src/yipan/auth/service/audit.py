@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from yipan.auth.domain import Principal
 from yipan.auth.models import AuditEntry
 from yipan.auth.schemas import AuditEntryOut
 from yipan.kernel.clock import Clock, SystemClock
+from yipan.kernel.db import bulk_insert
+
+_AUDIT_LOG = cast(Table, AuditEntry.__table__)
 
 
 def record_audit(
@@ -56,11 +59,12 @@ class WriteMade:
 
 
 def record_writes(session: Session, writes: Sequence[WriteMade]) -> int:
-    """Record many writes in one statement (the trail gathers them between flushes)."""
-    if not writes:
-        return 0
-    session.execute(
-        insert(AuditEntry),
+    """Record many writes at once (the trail gathers them between flushes): `COPY` on
+    PostgreSQL, where every order adds a row and an `INSERT` per row cost the database several
+    times as much."""
+    bulk_insert(
+        session,
+        _AUDIT_LOG,
         [
             {
                 "at": w.at,
