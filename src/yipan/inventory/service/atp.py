@@ -194,21 +194,18 @@ _LEVEL_COLUMNS = (
 _N = len(_SOURCING_COLUMNS)
 # Built once per capability set and number of values: an order reads the pool on every
 # placement, and building the statement each time cost as much as running it.
-_stocked: dict[tuple[frozenset[Capability] | None, int | None], Any] = {}
-_named: dict[tuple[int | None, int | None], Any] = {}
+_stocked: dict[tuple[frozenset[Capability] | None, int], Any] = {}
+_named: dict[tuple[int, int], Any] = {}
 
 
-def _among(column: Any, name: str, count: int | None) -> Any:
-    """`column IN (...)` over the parameters `name_0` … `name_{count-1}`, or over one expanding
-    parameter `name` when `count` is None.
+def _among(column: Any, name: str, count: int) -> Any:
+    """`column IN (:name_0, …, :name_{count-1})`.
 
-    PostgreSQL gets one statement per count, so that psycopg prepares it and the server keeps a
-    generic plan: `= ANY(:array)` would look the same to both, but its generic plan is costed for
-    ten values where an order has one or two, so the server planned it afresh every time
-    (~0.2 ms of database CPU an order).
+    One statement per count, never an expanding parameter: on PostgreSQL psycopg prepares it
+    and the server keeps a generic plan. `= ANY(:array)` would also be one statement, but its
+    generic plan is costed for ten values where an order has one or two, so the server planned
+    it afresh every time (~0.2 ms of database CPU an order).
     """
-    if count is None:
-        return column.in_(bindparam(name, expanding=True))
     if count == 0:
         return false()
     return column.in_([bindparam(f"{name}_{i}") for i in range(count)])
@@ -218,7 +215,7 @@ def _numbered(name: str, values: Collection[Any]) -> dict[str, Any]:
     return {f"{name}_{i}": value for i, value in enumerate(values)}
 
 
-def _stocked_statement(able_to: frozenset[Capability] | None, skus: int | None) -> Any:
+def _stocked_statement(able_to: frozenset[Capability] | None, skus: int) -> Any:
     statement = _stocked.get((able_to, skus))
     if statement is None:
         statement = (
@@ -238,7 +235,7 @@ def _stocked_statement(able_to: frozenset[Capability] | None, skus: int | None) 
     return statement
 
 
-def _named_statement(skus: int | None, codes: int | None) -> Any:
+def _named_statement(skus: int, codes: int) -> Any:
     statement = _named.get((skus, codes))
     if statement is None:
         statement = _named[skus, codes] = (
@@ -273,24 +270,20 @@ def sourcing_nodes(
     code_of = {v: k for k, v in ids.items()}
     rules = buffer_rules(session, channel)
     capable = None if able_to is None else frozenset(able_to)
-    rows: list[Any]
-    if session.get_bind().dialect.name == "postgresql":
-        # Plain rows straight from psycopg: SQLAlchemy's execution and result layers cost more
-        # CPU than the query itself on this path, which every order runs.
-        params = _numbered("sku_ids", ids.values())
-        rows = fetch_plain(session, _stocked_statement(capable, len(ids)), params)
-        if include:
-            rows += fetch_plain(
-                session,
-                _named_statement(len(ids), len(include)),
-                params | _numbered("codes", include),
-            )
-    else:
-        conn = session.connection()
-        params = {"sku_ids": list(ids.values()), "codes": list(include)}
-        rows = list(conn.execute(_stocked_statement(capable, None), params))
-        if include:
-            rows += conn.execute(_named_statement(None, None), params)
+    by_sku = _numbered("sku_ids", ids.values())
+    statements = [(_stocked_statement(capable, len(ids)), by_sku)]
+    if include:
+        named = _named_statement(len(ids), len(include))
+        statements.append((named, by_sku | _numbered("codes", include)))
+    rows: list[Any] = []
+    on_postgresql = session.get_bind().dialect.name == "postgresql"
+    for statement, params in statements:
+        # On PostgreSQL plain rows straight from psycopg: SQLAlchemy's execution and result
+        # layers cost more CPU than the query itself on this path, which every order runs.
+        if on_postgresql:
+            rows += fetch_plain(session, statement, params)
+        else:
+            rows += session.connection().execute(statement, params)
     found: dict[str, SourcingNode] = {}
     for row in rows:
         node = found.get(row[0])
