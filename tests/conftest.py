@@ -48,3 +48,11 @@ def sqlite_engine(sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
     engine = support.engine_for(support.fresh_sqlite(sqlite_template, tmp_path / "one.db"))
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    """For tests of what only PostgreSQL does (mark them `postgres`)."""
+    engine = support.engine_for(support.fresh_postgres())
+    yield engine
+    engine.dispose()

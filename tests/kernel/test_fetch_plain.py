@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import Engine, Integer, String, bindparam, column, or_, select, table, text
 
-from tests import support
 from yipan.kernel.db import fetch_plain, unit_of_work
 
 pytestmark = pytest.mark.postgres
@@ -18,13 +15,6 @@ INSERT_EVENT = text(
     " 'pending', 0, now()) RETURNING id, name, payload, '100%' AS share"
 )
 COUNT_EVENTS = text("SELECT count(*) FROM events_outbox WHERE name = :name")
-
-
-@pytest.fixture
-def pg_engine() -> Iterator[Engine]:
-    engine = support.engine_for(support.fresh_postgres())
-    yield engine
-    engine.dispose()
 
 
 def count(engine: Engine, name: str) -> int:

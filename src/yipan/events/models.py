@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from yipan.kernel.db import Base, BigId, JsonDoc, UtcDateTime
@@ -31,6 +31,14 @@ class OutboxEvent(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
-        Index("ix_events_outbox_due", "status", "next_attempt_at", "id"),
+        # Only the pending events, in id order: the worker's "oldest due first" reads the head of
+        # this index and stops at its batch size. An index over every status kept an entry for
+        # each delivered event until a vacuum, and the worker walked them all on every batch.
+        Index(
+            "ix_events_outbox_pending",
+            "id",
+            postgresql_where=text(f"status = '{PENDING}'"),
+            sqlite_where=text(f"status = '{PENDING}'"),
+        ),
         Index("ix_events_outbox_aggregate", "aggregate_type", "aggregate_id"),
     )

@@ -12,9 +12,24 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
@@ -28,6 +43,9 @@ Handler = Callable[[Session, OutboxMessage], None]
 _TABLE = cast(Table, OutboxEvent.__table__)
 _INSERT = insert(_TABLE)
 _BULK_FROM = 20
+# Written into the SQL, not bound: only then can PostgreSQL's cached (generic) plan of the worker's
+# query use the partial index of pending events, which a bound status might not match.
+_IS_PENDING = OutboxEvent.status == literal_column(f"'{PENDING}'")
 
 
 class Relay(Protocol):
@@ -133,6 +151,21 @@ class DeliveryReport:
     dead: int = 0
 
 
+# (id, name) of the pending events due at `:now` after id `:after`, oldest first, at most
+# `:batch_size`, locked for the reading transaction; those another worker holds are skipped.
+DUE_EVENTS: Select[int, str] = (
+    select(OutboxEvent.id, OutboxEvent.name)
+    .where(
+        _IS_PENDING,
+        OutboxEvent.next_attempt_at <= bindparam("now"),
+        OutboxEvent.id > bindparam("after"),
+    )
+    .order_by(OutboxEvent.id)
+    .limit(bindparam("batch_size"))
+    .with_for_update(skip_locked=True)
+)
+
+
 def deliver_pending(
     engine: Engine,
     relay: Relay,
@@ -160,26 +193,14 @@ def deliver_pending(
             # changes an entity, so the session's ORM layer would be CPU spent for nothing.
             conn = session.connection()
             due = conn.execute(
-                select(OutboxEvent.id, OutboxEvent.name)
-                .where(
-                    OutboxEvent.status == PENDING,
-                    OutboxEvent.next_attempt_at <= clock.now(),
-                    OutboxEvent.id > after,
-                )
-                .order_by(OutboxEvent.id)
-                .limit(batch_size)
-                .with_for_update(skip_locked=True)
+                DUE_EVENTS, {"now": clock.now(), "after": after, "batch_size": batch_size}
             ).all()
             if due:
                 after = due[-1][0]
             wanted = [event_id for event_id, name in due if relay.wants(name)]
             unheard = [event_id for event_id, name in due if not relay.wants(name)]
             if unheard:  # nobody listens: no handler, no savepoint, just done, all in one go
-                conn.execute(
-                    update(_TABLE)
-                    .where(_TABLE.c.id.in_(unheard))
-                    .values(status=DELIVERED, delivered_at=clock.now())
-                )
+                _mark_delivered(conn, unheard, clock.now())
                 report.delivered += len(unheard)
             if wanted:
                 rows = session.scalars(
@@ -189,6 +210,26 @@ def deliver_pending(
                     _deliver_one(session, relay, row, clock, max_attempts, report)
         if len(due) < batch_size:
             return report
+
+
+# One statement text for any number of events on PostgreSQL (an array parameter): an `IN` list
+# is a new text for each batch size, which psycopg parses again every time.
+_MARK_DELIVERED_PG = (
+    update(_TABLE)
+    .where(_TABLE.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+    .values(status=DELIVERED, delivered_at=bindparam("at"))
+)
+
+
+def _mark_delivered(conn: Connection, event_ids: list[int], at: datetime) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(_MARK_DELIVERED_PG, {"ids": event_ids, "at": at})
+    else:
+        conn.execute(
+            update(_TABLE)
+            .where(_TABLE.c.id.in_(event_ids))
+            .values(status=DELIVERED, delivered_at=at)
+        )
 
 
 def _deliver_one(
