@@ -16,12 +16,9 @@ from datetime import datetime
 from typing import Any, Protocol, cast
 
 from sqlalchemy import (
-    BigInteger,
-    Connection,
     Engine,
     Select,
     Table,
-    any_,
     bindparam,
     func,
     insert,
@@ -29,13 +26,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
 from yipan.events.models import DEAD, DELIVERED, PENDING, OutboxEvent
 from yipan.kernel.clock import Clock, SystemClock
-from yipan.kernel.db import bulk_insert, notify_after_commit, unit_of_work
+from yipan.kernel.db import among, bulk_insert, notify_after_commit, unit_of_work
 
 Handler = Callable[[Session, OutboxMessage], None]
 
@@ -200,7 +196,7 @@ def deliver_pending(
             wanted = [event_id for event_id, name in due if relay.wants(name)]
             unheard = [event_id for event_id, name in due if not relay.wants(name)]
             if unheard:  # nobody listens: no handler, no savepoint, just done, all in one go
-                _mark_delivered(conn, unheard, clock.now())
+                _mark_delivered(session, unheard, clock.now())
                 report.delivered += len(unheard)
             if wanted:
                 rows = session.scalars(
@@ -212,24 +208,12 @@ def deliver_pending(
             return report
 
 
-# One statement text for any number of events on PostgreSQL (an array parameter): an `IN` list
-# is a new text for each batch size, which psycopg parses again every time.
-_MARK_DELIVERED_PG = (
-    update(_TABLE)
-    .where(_TABLE.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
-    .values(status=DELIVERED, delivered_at=bindparam("at"))
-)
-
-
-def _mark_delivered(conn: Connection, event_ids: list[int], at: datetime) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(_MARK_DELIVERED_PG, {"ids": event_ids, "at": at})
-    else:
-        conn.execute(
-            update(_TABLE)
-            .where(_TABLE.c.id.in_(event_ids))
-            .values(status=DELIVERED, delivered_at=at)
-        )
+def _mark_delivered(session: Session, event_ids: list[int], at: datetime) -> None:
+    # `among`: one statement text for any number of events on PostgreSQL; an `IN` list was a
+    # new text for each batch size, parsed by psycopg and planned by the server every time.
+    conn = session.connection()
+    for condition in among(session, _TABLE.c.id, event_ids):
+        conn.execute(update(_TABLE).where(condition).values(status=DELIVERED, delivered_at=at))
 
 
 def _deliver_one(

@@ -22,22 +22,28 @@ from psycopg.types.json import Jsonb
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
     DateTime,
     Dialect,
     Engine,
     Integer,
     MetaData,
     Table,
+    Text,
     TypeDecorator,
+    bindparam,
     create_engine,
     event,
+    func,
+    select,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
@@ -250,3 +256,40 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
     ):
         for row in rows:
             copy.write_row([Jsonb(row[c]) if c in json_columns else row[c] for c in columns])
+
+
+_SQLITE_IN = 500  # values per `IN (…)` on SQLite, well under its bound-parameter limit
+
+
+def among(
+    session: Session,
+    column: ColumnElement[Any] | InstrumentedAttribute[Any],
+    values: Sequence[Any],
+) -> Iterator[ColumnElement[bool]]:
+    """`column IN values` in as few conditions as the backend allows.
+
+    On PostgreSQL one array, as `column IN (SELECT unnest(:values))`: one statement text for any
+    number of values, and the planner sees a set of unknown size and probes the index per value,
+    in a custom plan or a cached generic one alike (`= ANY(:values)` with a parameter falls back
+    to comparing every row with every value once the plan is generic). The array goes as one
+    literal, which psycopg would otherwise build element by element in Python. On SQLite, chunks
+    of 500 values.
+    """
+    if not values:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        if isinstance(values[0], str):
+            literal = "{" + ",".join(_array_element(v) for v in values) + "}"
+            element: Any = Text()
+        else:
+            literal = "{" + ",".join(map(str, values)) + "}"
+            element = BigInteger()
+        array = sql_cast(bindparam(None, literal, type_=Text), ARRAY(element))
+        yield column.in_(select(func.unnest(array)).scalar_subquery())
+        return
+    for start in range(0, len(values), _SQLITE_IN):
+        yield column.in_(values[start : start + _SQLITE_IN])
+
+
+def _array_element(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

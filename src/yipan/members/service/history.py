@@ -28,6 +28,7 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from yipan.kernel.bulk import append_rows
+from yipan.kernel.db import among
 from yipan.kernel.errors import Conflict
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain import points as rules
@@ -212,7 +213,7 @@ def _holders(session: Session, public_ids: Sequence[str]) -> dict[int, int]:
 
 def _refuse_members_with_history(session: Session, member_ids: Sequence[int]) -> None:
     for table in (_BALANCES, _SPEND):
-        for condition in store.among(session, table.c.member_id, member_ids):  # type: ignore[arg-type]
+        for condition in among(session, table.c.member_id, member_ids):
             taken = session.scalar(select(table.c.member_id).where(condition).limit(1))
             if taken is not None:
                 raise HistoryConflict(

@@ -11,7 +11,7 @@ decision.
 
 The batch is written set at a time, without ORM objects: ids are reserved up front (the
 sequence on PostgreSQL), rows go in with `COPY` on PostgreSQL and one executemany on SQLite,
-and stored rows are found through their indexes with one array parameter (`store.among`).
+and stored rows are found through their indexes with one array parameter (`kernel.db.among`).
 
 (source, record id) is the idempotency key: the same payload again changes nothing; a changed
 payload replaces the record's name, attributes and identities, and its new identifiers may join
@@ -37,6 +37,7 @@ from yipan.events import service as events
 from yipan.events.domain import DomainEvent
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.collector import collector_paused
+from yipan.kernel.db import among
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain import identity as resolution
 from yipan.members.errors import InvalidRecords
@@ -448,7 +449,7 @@ def _load_touched(
     member_ids: set[int] = {
         stored[item.entry.key][1] for item in pending if item.entry.key in stored
     }
-    for condition in store.among(session, Identity.value_hash, hashes):
+    for condition in among(session, Identity.value_hash, hashes):
         member_ids.update(
             session.scalars(
                 select(Identity.member_id).where(condition, Identity.matching).distinct()
@@ -459,12 +460,12 @@ def _load_touched(
     wanted = sorted(member_ids)
     members: dict[int, tuple[str, str, datetime]] = {}
     records: list[tuple[int, str, str, int, str]] = []
-    for condition in store.among(session, Member.id, wanted):
+    for condition in among(session, Member.id, wanted):
         for member_id, name, status, updated_at in session.execute(
             select(Member.id, Member.name, Member.status, Member.updated_at).where(condition)
         ):
             members[member_id] = (name, status, updated_at)
-    for condition in store.among(session, SourceRecord.member_id, wanted):
+    for condition in among(session, SourceRecord.member_id, wanted):
         records.extend(
             session.execute(
                 select(
@@ -478,7 +479,7 @@ def _load_touched(
         )
     records.sort()
     held: dict[int, list[tuple[ids.IdentityKind, str, str]]] = {}
-    for condition in store.among(session, Identity.record_id, [r[0] for r in records]):
+    for condition in among(session, Identity.record_id, [r[0] for r in records]):
         for row_id, kind, source, sealed in session.execute(
             select(Identity.record_id, Identity.kind, Identity.source, Identity.value_encrypted)
             .where(condition, Identity.matching)
@@ -698,7 +699,7 @@ def _rewrite_changed(
         ],
     )
     stale = sorted(record_ids[item.entry.key] for item in changed)
-    for condition in store.among(session, Identity.record_id, stale):
+    for condition in among(session, Identity.record_id, stale):
         session.execute(delete(_IDENTITIES).where(condition))
 
 

@@ -7,28 +7,23 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
-    ColumnElement,
     DateTime,
     Table,
-    Text,
-    bindparam,
-    cast,
     func,
     select,
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from yipan.kernel.clock import as_utc
+from yipan.kernel.db import among
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain import identity as resolution
 from yipan.members.errors import UnknownMember
@@ -226,42 +221,9 @@ def absorb(session: Session, survivor: Member, absorbed: Member, now: datetime) 
 
 # --- set-at-a-time reads and writes for bulk ingest -------------------------------------------
 
-_SQLITE_IN = 500  # values per `IN (…)` on SQLite, well under its bound-parameter limit
-
 
 def on_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def among(
-    session: Session, column: InstrumentedAttribute[Any], values: Sequence[Any]
-) -> Iterator[ColumnElement[bool]]:
-    """`column IN values` in as few conditions as the backend allows.
-
-    On PostgreSQL one array, as `column IN (SELECT unnest(:values))`: the planner sees a set of
-    unknown size and probes the index per value, in a custom plan or a cached generic one alike
-    (`= ANY(:values)` with a parameter falls back to comparing every row with every value once
-    the plan is generic). The array goes as one literal, which psycopg would otherwise build
-    element by element in Python. On SQLite, chunks of 500 values.
-    """
-    if not values:
-        return
-    if on_postgresql(session):
-        if isinstance(values[0], str):
-            literal = "{" + ",".join(_array_element(v) for v in values) + "}"
-            element: Any = Text()
-        else:
-            literal = "{" + ",".join(map(str, values)) + "}"
-            element = BigInteger()
-        array = cast(bindparam(None, literal, type_=Text), ARRAY(element))
-        yield column.in_(select(func.unnest(array)).scalar_subquery())
-        return
-    for start in range(0, len(values), _SQLITE_IN):
-        yield column.in_(values[start : start + _SQLITE_IN])
-
-
-def _array_element(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def find_records(
