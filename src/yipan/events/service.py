@@ -30,8 +30,9 @@ from sqlalchemy.orm import Session
 
 from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
 from yipan.events.models import DEAD, DELIVERED, PENDING, OutboxEvent
+from yipan.kernel.bulk import bulk_insert
 from yipan.kernel.clock import Clock, SystemClock
-from yipan.kernel.db import among, bulk_insert, notify_after_commit, unit_of_work
+from yipan.kernel.db import among, notify_after_commit, unit_of_work
 
 Handler = Callable[[Session, OutboxMessage], None]
 

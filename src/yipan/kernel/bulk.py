@@ -1,12 +1,16 @@
-"""Appending hundreds of thousands of rows in one transaction, as fast as each backend allows.
+"""Appending many rows in one transaction, as fast as each backend allows: the one place that
+writes rows with `COPY`.
 
-`db.bulk_insert` is right for a ledger batch of a thousand dict rows. Writing history (a data
-migration, the demo's year of orders) is a million rows, where SQLAlchemy's per-row parameter
-processing costs more than SQLite itself. `append_rows` takes tuples in a given column order
-and sends them with `COPY` on PostgreSQL, and on SQLite with one driver-level executemany after
-converting only the values the driver cannot store as they are (timestamps in the text form
-SQLAlchemy writes and reads, JSON documents as text). Rows written either way read back exactly
-as rows written through the ORM.
+`append_rows` takes tuples in a given column order (history, the member ingest: hundreds of
+thousands of rows, where SQLAlchemy's per-row parameter processing costs more than SQLite
+itself); `bulk_insert` takes dicts with the same keys (ledgers and the outbox, a batch of a
+thousand rows that must cost milliseconds). On PostgreSQL both send `COPY` with JSON documents
+and timestamps turned into text here, each distinct timestamp once: psycopg's own dumpers for
+them cost more than the rest of a row together. On SQLite, tuples go by one driver-level
+executemany after converting only the values the driver cannot store as they are (timestamps
+in the text form SQLAlchemy writes and reads, JSON documents as text); dicts go through
+SQLAlchemy, which also fills in the columns' Python-side defaults. Rows written any of these
+ways read back exactly as rows written through the ORM.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 from sqlalchemy import JSON, DateTime, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,7 +28,9 @@ from sqlalchemy.orm import Session
 CHUNK = 20_000
 
 
-def _sqlite_timestamp() -> Callable[[Any], Any]:
+def _memoised(to_text: Callable[[datetime], str]) -> Callable[[datetime | None], str | None]:
+    """`to_text` for one batch, computed once per distinct timestamp: a batch's rows mostly
+    share the moment they were written."""
     seen: dict[datetime, str] = {}
 
     def convert(value: datetime | None) -> str | None:
@@ -33,23 +38,32 @@ def _sqlite_timestamp() -> Callable[[Any], Any]:
             return None
         text = seen.get(value)
         if text is None:
-            v = value.astimezone(UTC) if value.tzinfo is not None else value
-            # SQLAlchemy's SQLite storage format: always six digits of microseconds, so that
-            # stored values compare as text the way the ones it writes do.
-            text = "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031
-                v.year,
-                v.month,
-                v.day,
-                v.hour,
-                v.minute,
-                v.second,
-                v.microsecond,
-            )
+            text = to_text(value)
             if len(seen) < 100_000:
                 seen[value] = text
         return text
 
     return convert
+
+
+def _sqlite_text(value: datetime) -> str:
+    v = value.astimezone(UTC) if value.tzinfo is not None else value
+    # SQLAlchemy's SQLite storage format: always six digits of microseconds, so that stored
+    # values compare as text the way the ones it writes do.
+    return "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (  # noqa: UP031
+        v.year,
+        v.month,
+        v.day,
+        v.hour,
+        v.minute,
+        v.second,
+        v.microsecond,
+    )
+
+
+def _postgresql_text(value: datetime) -> str:
+    # Every timestamp Yipan stores is UTC; a naive one is taken as UTC, as SQLite hands it back.
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
 
 def _json_text(value: Any) -> str | None:
@@ -63,13 +77,9 @@ def _converters(
     for i, name in enumerate(columns):
         kind = table.c[name].type
         if isinstance(kind, JSON) or isinstance(getattr(kind, "impl", None), JSON):
-            found.append(
-                (i, (lambda v: None if v is None else Jsonb(v)) if postgresql else _json_text)
-            )
-        elif not postgresql and (
-            isinstance(kind, DateTime) or isinstance(getattr(kind, "impl", None), DateTime)
-        ):
-            found.append((i, _sqlite_timestamp()))
+            found.append((i, _json_text))
+        elif isinstance(kind, DateTime) or isinstance(getattr(kind, "impl", None), DateTime):
+            found.append((i, _memoised(_postgresql_text if postgresql else _sqlite_text)))
     return found
 
 
@@ -127,3 +137,16 @@ def append_rows(
             connection.exec_driver_sql(sql, converted)
         else:
             connection.exec_driver_sql(sql, [tuple(row) for row in chunk])
+
+
+def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert dict `rows` (every row the same keys) in the caller's transaction: `COPY` on
+    PostgreSQL; on SQLite one executemany through SQLAlchemy, filling in Python-side defaults."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(table.insert(), list(rows))
+        return
+    columns = list(rows[0])
+    convert = _converters(table, columns, postgresql=True)
+    _copy(session, table, columns, [[row[c] for c in columns] for row in rows], convert)

@@ -18,7 +18,6 @@ from typing import Any, cast
 
 from psycopg import RawCursor
 from psycopg.rows import namedtuple_row
-from psycopg.types.json import Jsonb
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -28,7 +27,6 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
-    Table,
     Text,
     TypeDecorator,
     bindparam,
@@ -233,29 +231,6 @@ def insert_for(session: Session, table: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return pg_insert(table)
     return sqlite_insert(table)
-
-
-def bulk_insert(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Append many rows in the caller's transaction: `COPY` on PostgreSQL, executemany elsewhere.
-
-    For ledgers and the outbox, where a batch of a thousand rows must cost milliseconds. Columns
-    of JSON type are sent as JSONB; every row must carry the same keys.
-    """
-    if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(table.insert(), list(rows))
-        return
-    columns = list(rows[0])
-    json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
-    names = ", ".join(f'"{c}"' for c in columns)
-    driver: Any = session.connection().connection.driver_connection
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
-    ):
-        for row in rows:
-            copy.write_row([Jsonb(row[c]) if c in json_columns else row[c] for c in columns])
 
 
 _SQLITE_IN = 500  # values per `IN (…)` on SQLite, well under its bound-parameter limit

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from yipan.auth.domain import Principal
 from yipan.auth.models import AuditEntry
 from yipan.auth.schemas import AuditEntryOut
+from yipan.kernel.bulk import bulk_insert
 from yipan.kernel.clock import Clock, SystemClock
-from yipan.kernel.db import bulk_insert
 
 _AUDIT_LOG = cast(Table, AuditEntry.__table__)
 

@@ -44,9 +44,9 @@ from yipan.insights.domain.kpis import SOLD_LINE_STATUSES
 from yipan.insights.domain.periods import business_day
 from yipan.insights.models.tags import MemberTag, TagBaseline
 from yipan.insights.service import member_value
+from yipan.kernel.bulk import bulk_insert
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.config import get_settings
-from yipan.kernel.db import bulk_insert
 from yipan.kernel.errors import Conflict
 from yipan.members.errors import UnknownMember
 from yipan.members.models import Member

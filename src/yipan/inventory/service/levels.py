@@ -23,7 +23,8 @@ from yipan.inventory.domain import ChannelBuffer as BufferRule
 from yipan.inventory.events import StockFellBelowThreshold
 from yipan.inventory.models import Movement, Node, StockLevel
 from yipan.inventory.schemas import StockLevelOut
-from yipan.kernel.db import bulk_insert, insert_for
+from yipan.kernel.bulk import bulk_insert
+from yipan.kernel.db import insert_for
 
 levels = cast(Table, StockLevel.__table__)
 movements = cast(Table, Movement.__table__)

@@ -10,7 +10,7 @@ domain (that is what `decide` answers for it), so only records with something to
 decision.
 
 The batch is written set at a time, without ORM objects: ids are reserved up front (the
-sequence on PostgreSQL), rows go in with `COPY` on PostgreSQL and one executemany on SQLite,
+sequence on PostgreSQL), rows go in through `kernel.bulk.append_rows` (`COPY` on PostgreSQL),
 and stored rows are found through their indexes with one array parameter (`kernel.db.among`).
 
 (source, record id) is the idempotency key: the same payload again changes nothing; a changed
@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from yipan.events import service as events
 from yipan.events.domain import DomainEvent
+from yipan.kernel.bulk import append_rows
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.collector import collector_paused
 from yipan.kernel.db import among
@@ -524,7 +525,7 @@ def _write(
         record_ids[item.entry.key] = row_id
     for item in changed:
         record_ids[item.entry.key] = stored[item.entry.key][0]
-    store.insert_rows(
+    append_rows(
         session,
         _RECORDS,
         (
@@ -651,7 +652,7 @@ def _write_new_members(session: Session, batch: _Batch, now: datetime) -> None:
                 now,
             )
         )
-    store.insert_rows(
+    append_rows(
         session,
         _MEMBERS,
         (
@@ -720,7 +721,7 @@ def _write_identities(
         member_id = batch.placed[key].final().id
         for kind, source, lookup, _, status, joins in item.identities:
             rows.append((member_id, record_id, kind, source, lookup, next(sealed), status, joins))
-    store.insert_rows(
+    append_rows(
         session,
         _IDENTITIES,
         (
@@ -806,7 +807,7 @@ def _write_merges(
                     actor="rules",
                 )
             )
-    store.insert_rows(session, _MERGES, _MERGE_COLUMNS, rows)
+    append_rows(session, _MERGES, _MERGE_COLUMNS, rows)
     return events_out
 
 
@@ -847,7 +848,7 @@ def _write_reviews(
                 reason=pending.reason,
             )
         )
-    store.insert_rows(
+    append_rows(
         session,
         _REVIEWS,
         (

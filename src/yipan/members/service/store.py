@@ -1,19 +1,15 @@
 """What the members use cases share: public ids, loading members as the domain sees them, moves,
-and the set-at-a-time reads and writes bulk ingest needs (one array parameter on PostgreSQL, ids
-taken from the sequence and rows sent with `COPY`; plain statements on SQLite)."""
+and the set-at-a-time reads and id reservations bulk ingest needs (one array parameter and the
+sequence on PostgreSQL; plain statements on SQLite)."""
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    DateTime,
     Table,
     func,
     select,
@@ -22,7 +18,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from yipan.kernel.clock import as_utc
 from yipan.kernel.db import among
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain import identity as resolution
@@ -296,55 +291,3 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
         )
     first = (session.scalar(select(func.max(table.c.id))) or 0) + 1
     return list(range(first, first + count))
-
-
-def insert_rows(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
-) -> None:
-    """Append rows (tuples in the order of `columns`): `COPY` on PostgreSQL, executemany else.
-
-    On PostgreSQL timestamps and JSON documents are turned into text here (each distinct
-    timestamp once): psycopg's own dumpers cost more than the rest of a row together.
-    """
-    if not rows:
-        return
-    if not on_postgresql(session):
-        session.execute(table.insert(), [dict(zip(columns, row, strict=True)) for row in rows])
-        return
-    convert = [
-        (i, _as_text(table.c[name].type))
-        for i, name in enumerate(columns)
-        if isinstance(table.c[name].type, JSON | DateTime)
-    ]
-    names = ", ".join(f'"{c}"' for c in columns)
-    driver: Any = session.connection().connection.driver_connection
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
-    ):
-        write = copy.write_row
-        if not convert:
-            for row in rows:
-                write(row)
-            return
-        for row in rows:
-            values = list(row)
-            for i, to_text in convert:
-                values[i] = to_text(values[i])
-            write(values)
-
-
-def _as_text(kind: Any) -> Callable[[Any], str | None]:
-    if isinstance(kind, JSON):
-        return lambda v: None if v is None else json.dumps(v, ensure_ascii=False)
-    seen: dict[datetime, str] = {}
-
-    def timestamp(value: datetime | None) -> str | None:
-        if value is None:
-            return None
-        found = seen.get(value)
-        if found is None:
-            found = seen[value] = as_utc(value).isoformat()
-        return found
-
-    return timestamp

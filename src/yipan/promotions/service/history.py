@@ -22,7 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.orm import Session
 
-from yipan.kernel.db import bulk_insert
+from yipan.kernel.bulk import bulk_insert
 from yipan.promotions.domain.history import HistoricOffer, HistoricRedemption
 from yipan.promotions.domain.outcomes import Source
 from yipan.promotions.errors import CouponNotValid, UnknownCouponTemplate, UnknownPromotion
