@@ -4,7 +4,7 @@ otherwise for a channel, a region or both; the most specific exception in force 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -360,6 +360,31 @@ def test_effective_prices_for_a_basket(client: TestClient, engine: Engine) -> No
         404,
         "UNKNOWN_SKU",
     )
+
+
+def test_checkout_prices_follow_an_exceptions_window_to_the_second(
+    client: TestClient, engine: Engine
+) -> None:
+    """The window's ends as stored, against instants given in the tills' own offset."""
+    beijing = timezone(timedelta(hours=8))
+    opens = datetime(2026, 11, 11, 0, 0, tzinfo=beijing)
+    closes = opens + timedelta(days=1)
+    sale = body(valid_from=opens.isoformat(), valid_until=closes.isoformat())
+    assert client.post(URL, json=sale).status_code == 201
+
+    def price_at(at: datetime) -> int:
+        with unit_of_work(engine, readonly=True) as session:
+            found = prices.effective_prices(
+                session, ["JACKET"], channel="miniapp", region=None, at=at
+            )
+        return found["JACKET"].price_fen
+
+    second = timedelta(seconds=1)
+    assert price_at(opens - second) == 39900
+    assert price_at(opens) == 29900
+    assert price_at(opens.astimezone(UTC) + second) == 29900
+    assert price_at(closes - second) == 29900
+    assert price_at(closes) == 39900
 
 
 def test_an_exception_that_starts_later_is_scheduled(client: TestClient) -> None:

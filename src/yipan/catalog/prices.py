@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import BindParameter, ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from yipan.catalog.domain import PricePolicy, PriceRule, effective_price, windows_overlap
@@ -233,7 +234,7 @@ def _scope_text(channel: str | None, region: str | None) -> str:
     return " in ".join(p for p in parts if p)
 
 
-def _in_force(at: datetime) -> ColumnElement[bool]:
+def _in_force(at: datetime | BindParameter[datetime]) -> ColumnElement[bool]:
     return and_(
         or_(PriceException.valid_from.is_(None), PriceException.valid_from <= at),
         or_(PriceException.valid_until.is_(None), PriceException.valid_until > at),
@@ -295,7 +296,8 @@ def _record_saved(
     )
 
 
-def _rule(row: PriceException) -> PriceRule:
+def _rule(row: Any) -> PriceRule:
+    # A stored exception, or a row of its columns as checkout reads them.
     return PriceRule(
         id=row.id,
         channel=row.channel,
@@ -308,6 +310,32 @@ def _rule(row: PriceException) -> PriceRule:
 
 
 # -- price policy: what a SKU costs where ------------------------------------------------------
+
+
+# Checkout prices every basket of Yipan's own channels, so its two reads are built once: building
+# and caching a statement on every call cost more CPU than the database's work for a small basket.
+_BASKET_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_BASKET_SKUS = (
+    select(Sku.id, Sku.code, Sku.list_price_fen, Sku.currency, Category.code.label("category"))
+    .join(Product, Product.id == Sku.product_id)
+    .join(Category, Category.id == Product.category_id)
+    .where(Sku.id.in_(_BASKET_IDS))
+)
+_BASKET_RULES = select(
+    PriceException.sku_id,
+    PriceException.id,
+    PriceException.channel,
+    PriceException.region,
+    PriceException.price_fen,
+    PriceException.reason,
+    PriceException.valid_from,
+    PriceException.valid_until,
+).where(
+    PriceException.sku_id.in_(_BASKET_IDS),
+    _in_force(bindparam("at")),
+    or_(PriceException.channel.is_(None), PriceException.channel == bindparam("channel")),
+    or_(PriceException.region.is_(None), PriceException.region == bindparam("region")),
+)
 
 
 def effective_prices(
@@ -326,22 +354,10 @@ def effective_prices(
     ids = sku_ids(session, sku_codes)
     out: dict[str, EffectivePrice] = {}
     for chunk in _chunks(sorted(ids.values())):
-        skus = session.execute(
-            select(
-                Sku.id, Sku.code, Sku.list_price_fen, Sku.currency, Category.code.label("category")
-            )
-            .join(Product, Product.id == Sku.product_id)
-            .join(Category, Category.id == Product.category_id)
-            .where(Sku.id.in_(chunk))
-        ).all()
+        skus = session.execute(_BASKET_SKUS, {"ids": chunk}).all()
         rules: dict[int, list[PriceRule]] = defaultdict(list)
-        for row in session.scalars(
-            select(PriceException).where(
-                PriceException.sku_id.in_(chunk),
-                _in_force(at),
-                or_(PriceException.channel.is_(None), PriceException.channel == channel),
-                or_(PriceException.region.is_(None), PriceException.region == region),
-            )
+        for row in session.execute(
+            _BASKET_RULES, {"ids": chunk, "at": at, "channel": channel, "region": region}
         ):
             rules[row.sku_id].append(_rule(row))
         for sku in skus:

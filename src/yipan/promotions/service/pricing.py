@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from yipan.catalog import prices as catalog_prices
@@ -118,42 +118,41 @@ def _given(value: T | None) -> T:
     return value
 
 
+# Built once: every priced cart and every checkout reads them.
+_LIMITED_PROMOTIONS = select(
+    PromotionRow.id,
+    PromotionRow.code,
+    PromotionRow.budget_fen,
+    PromotionRow.used_fen,
+    PromotionRow.budget_uses,
+    PromotionRow.used_count,
+    PromotionRow.per_member_limit,
+).where(
+    PromotionRow.status == ACTIVE,
+    or_(
+        PromotionRow.budget_fen.is_not(None),
+        PromotionRow.budget_uses.is_not(None),
+        PromotionRow.per_member_limit.is_not(None),
+    ),
+)
+_MEMBER_USES = select(PromotionMemberUse.promotion_id, PromotionMemberUse.uses).where(
+    PromotionMemberUse.member_id == bindparam("member_id"),
+    PromotionMemberUse.promotion_id.in_(bindparam("ids", expanding=True)),
+)
+
+
 def remaining(session: Session, member_id: str | None) -> Mapping[str, Remaining]:
     """What is left of each limited active promotion's budget, and of this member's allowance.
 
     A promotion with a per-member limit needs a member to count against: an anonymous cart
     gets none of it.
     """
-    rows = session.execute(
-        select(
-            PromotionRow.id,
-            PromotionRow.code,
-            PromotionRow.budget_fen,
-            PromotionRow.used_fen,
-            PromotionRow.budget_uses,
-            PromotionRow.used_count,
-            PromotionRow.per_member_limit,
-        ).where(
-            PromotionRow.status == ACTIVE,
-            or_(
-                PromotionRow.budget_fen.is_not(None),
-                PromotionRow.budget_uses.is_not(None),
-                PromotionRow.per_member_limit.is_not(None),
-            ),
-        )
-    ).all()
+    rows = session.execute(_LIMITED_PROMOTIONS).all()
     used_by_member: dict[int, int] = {}
     limited = [row.id for row in rows if row.per_member_limit is not None]
     if member_id is not None and limited:
-        used_by_member = {
-            use.promotion_id: use.uses
-            for use in session.scalars(
-                select(PromotionMemberUse).where(
-                    PromotionMemberUse.member_id == member_id,
-                    PromotionMemberUse.promotion_id.in_(limited),
-                )
-            )
-        }
+        uses = session.execute(_MEMBER_USES, {"member_id": member_id, "ids": limited})
+        used_by_member = {row.promotion_id: row.uses for row in uses}
     left: dict[str, Remaining] = {}
     for row in rows:
         member_uses = None

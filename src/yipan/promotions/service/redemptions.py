@@ -20,7 +20,7 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from yipan.events import service as events
@@ -180,6 +180,23 @@ def _digest(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+_NEW_REDEMPTION: dict[str, Any] = {}
+
+
+def _new_redemption(session: Session) -> Any:
+    """The insert that takes an order's redemption unless it was taken before, built once per
+    backend: every checkout of Yipan's own channels runs it."""
+    backend = session.get_bind().dialect.name
+    statement = _NEW_REDEMPTION.get(backend)
+    if statement is None:
+        statement = _NEW_REDEMPTION[backend] = (
+            insert_for(session, redemptions_t)
+            .on_conflict_do_nothing(index_elements=["order_ref"])
+            .returning(redemptions_t.c.id)
+        )
+    return statement
+
+
 def _take(
     session: Session,
     order_ref: str,
@@ -190,13 +207,8 @@ def _take(
     now: datetime,
 ) -> int | RedemptionOut:
     """The new redemption's id, or the redemption already made for this order (a replay)."""
-    statement = (
-        insert_for(session, redemptions_t)
-        .on_conflict_do_nothing(index_elements=["order_ref"])
-        .returning(redemptions_t.c.id)
-    )
     new_id = session.execute(
-        statement,
+        _new_redemption(session),
         {
             "order_ref": order_ref,
             "payload_hash": digest,
@@ -227,6 +239,26 @@ def _redemption_out(found: Redemption, *, created: bool) -> RedemptionOut:
         member_id=found.member_id,
         quote=PriceQuoteOut.model_validate(found.result),
     )
+
+
+# Built once: every checkout that applies a promotion runs them.
+_SET_RESULT = (
+    update(redemptions_t)
+    .where(redemptions_t.c.id == bindparam("redemption_id"))
+    .values(result=bindparam("quote"))
+)
+_p = promotions_t.c
+# Spends a promotion's budget only while some is left: one conditional update, never read first.
+_SPEND_PROMOTION = (
+    update(promotions_t)
+    .where(
+        _p.id == bindparam("promotion_id"),
+        _p.budget_fen.is_(None) | (_p.used_fen + bindparam("discount") <= _p.budget_fen),
+        _p.budget_uses.is_(None) | (_p.used_count + 1 <= _p.budget_uses),
+    )
+    .values(used_fen=_p.used_fen + bindparam("discount"), used_count=_p.used_count + 1)
+    .returning(_p.id, _p.code, _p.per_member_limit)
+)
 
 
 def _consume(
@@ -261,9 +293,7 @@ def _consume(
         )
     result = quote_out(priced, now)
     session.execute(
-        update(redemptions_t)
-        .where(redemptions_t.c.id == redemption_id)
-        .values(result=result.model_dump(mode="json"))
+        _SET_RESULT, {"redemption_id": redemption_id, "quote": result.model_dump(mode="json")}
     )
     if entries:
         session.execute(insert(entries_t), entries)
@@ -320,16 +350,8 @@ def _redeem_coupon(
 def _consume_promotion(
     session: Session, promotion_id: int, discount_fen: int, member_id: str | None
 ) -> None:
-    p = promotions_t.c
     limit = session.execute(
-        update(promotions_t)
-        .where(
-            p.id == promotion_id,
-            p.budget_fen.is_(None) | (p.used_fen + discount_fen <= p.budget_fen),
-            p.budget_uses.is_(None) | (p.used_count + 1 <= p.budget_uses),
-        )
-        .values(used_fen=p.used_fen + discount_fen, used_count=p.used_count + 1)
-        .returning(p.id, p.code, p.per_member_limit)
+        _SPEND_PROMOTION, {"promotion_id": promotion_id, "discount": discount_fen}
     ).one_or_none()
     if limit is None:
         code = session.scalar(select(PromotionRow.code).where(PromotionRow.id == promotion_id))
