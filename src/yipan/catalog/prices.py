@@ -312,29 +312,37 @@ def _rule(row: Any) -> PriceRule:
 # -- price policy: what a SKU costs where ------------------------------------------------------
 
 
-# Checkout prices every basket of Yipan's own channels, so its two reads are built once: building
-# and caching a statement on every call cost more CPU than the database's work for a small basket.
-_BASKET_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
-_BASKET_SKUS = (
-    select(Sku.id, Sku.code, Sku.list_price_fen, Sku.currency, Category.code.label("category"))
+# Checkout prices every basket of Yipan's own channels, so its read is one statement built once:
+# building and caching a statement on every call cost more CPU than the database's work for a
+# small basket. Each SKU comes with the exceptions that may apply to it, one row each (or one row
+# without any).
+_BASKET = (
+    select(
+        Sku.id.label("sku_id"),
+        Sku.code,
+        Sku.list_price_fen,
+        Sku.currency,
+        Category.code.label("category"),
+        PriceException.id,
+        PriceException.channel,
+        PriceException.region,
+        PriceException.price_fen,
+        PriceException.reason,
+        PriceException.valid_from,
+        PriceException.valid_until,
+    )
     .join(Product, Product.id == Sku.product_id)
     .join(Category, Category.id == Product.category_id)
-    .where(Sku.id.in_(_BASKET_IDS))
-)
-_BASKET_RULES = select(
-    PriceException.sku_id,
-    PriceException.id,
-    PriceException.channel,
-    PriceException.region,
-    PriceException.price_fen,
-    PriceException.reason,
-    PriceException.valid_from,
-    PriceException.valid_until,
-).where(
-    PriceException.sku_id.in_(_BASKET_IDS),
-    _in_force(bindparam("at")),
-    or_(PriceException.channel.is_(None), PriceException.channel == bindparam("channel")),
-    or_(PriceException.region.is_(None), PriceException.region == bindparam("region")),
+    .outerjoin(
+        PriceException,
+        and_(
+            PriceException.sku_id == Sku.id,
+            _in_force(bindparam("at")),
+            or_(PriceException.channel.is_(None), PriceException.channel == bindparam("channel")),
+            or_(PriceException.region.is_(None), PriceException.region == bindparam("region")),
+        ),
+    )
+    .where(Sku.id.in_(bindparam("ids", expanding=True)))
 )
 
 
@@ -354,15 +362,17 @@ def effective_prices(
     ids = sku_ids(session, sku_codes)
     out: dict[str, EffectivePrice] = {}
     for chunk in _chunks(sorted(ids.values())):
-        skus = session.execute(_BASKET_SKUS, {"ids": chunk}).all()
+        skus: dict[int, Any] = {}
         rules: dict[int, list[PriceRule]] = defaultdict(list)
         for row in session.execute(
-            _BASKET_RULES, {"ids": chunk, "at": at, "channel": channel, "region": region}
+            _BASKET, {"ids": chunk, "at": at, "channel": channel, "region": region}
         ):
-            rules[row.sku_id].append(_rule(row))
-        for sku in skus:
+            skus[row.sku_id] = row
+            if row.id is not None:
+                rules[row.sku_id].append(_rule(row))
+        for sku in skus.values():
             resolved = effective_price(
-                sku.list_price_fen, rules[sku.id], channel=channel, region=region, at=at
+                sku.list_price_fen, rules[sku.sku_id], channel=channel, region=region, at=at
             )
             out[sku.code] = EffectivePrice(
                 sku=sku.code,
