@@ -27,6 +27,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    Table,
     Text,
     TypeDecorator,
     bindparam,
@@ -231,6 +232,27 @@ def insert_for(session: Session, table: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
         return pg_insert(table)
     return sqlite_insert(table)
+
+
+_INSERTS_UNLESS_TAKEN: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def insert_unless_taken(session: Session, table: Table, key: Sequence[str]) -> Any:
+    """`INSERT … ON CONFLICT (key) DO NOTHING RETURNING id` for the session's backend: the
+    idempotent write of an external key, whose `id` is None when the key was taken before.
+
+    Built once per table, key and backend: the hot paths (an order, its holds, its redemption)
+    run it on every call, and building it cost more CPU than running it.
+    """
+    cache_key = (session.get_bind().dialect.name, table.name, tuple(key))
+    statement = _INSERTS_UNLESS_TAKEN.get(cache_key)
+    if statement is None:
+        statement = _INSERTS_UNLESS_TAKEN[cache_key] = (
+            insert_for(session, table)
+            .on_conflict_do_nothing(index_elements=list(key))
+            .returning(table.c.id)
+        )
+    return statement
 
 
 _SQLITE_IN = 500  # values per `IN (…)` on SQLite, well under its bound-parameter limit

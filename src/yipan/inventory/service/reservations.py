@@ -32,7 +32,7 @@ from yipan.inventory.schemas import ReservationOut, ReserveIn, ReserveLine
 from yipan.inventory.service import levels as lv
 from yipan.inventory.service.nodes import buffer_rules, node_ids
 from yipan.kernel.clock import Clock, SystemClock
-from yipan.kernel.db import insert_for
+from yipan.kernel.db import insert_unless_taken
 
 reservations = cast(Table, Reservation.__table__)
 
@@ -56,7 +56,7 @@ def reserve(
         return _reserve_one_line(session, reserve_in, lines[0], expires_at, now, clock)
 
     ids: dict[tuple[int, int], int] = {}
-    hold = _hold_statement(session)
+    hold = insert_unless_taken(session, reservations, ("reference", "sku_id", "node_id"))
     for sku_id, node_id, quantity, _sku, _node in lines:
         new_id = (
             session.connection()
@@ -352,23 +352,6 @@ def _new_hold(
         expires_at=expires_at,
         created_at=now,
     )
-
-
-_HOLDS: dict[str, Any] = {}
-
-
-def _hold_statement(session: Session) -> Any:
-    """The reservation insert, built once per backend (it needs the dialect's ON CONFLICT)."""
-    dialect = session.get_bind().dialect.name
-    statement = _HOLDS.get(dialect)
-    if statement is None:
-        statement = (
-            insert_for(session, reservations)
-            .on_conflict_do_nothing(index_elements=["reference", "sku_id", "node_id"])
-            .returning(reservations.c.id)
-        )
-        _HOLDS[dialect] = statement
-    return statement
 
 
 Line = tuple[int, int, int, str, str]  # sku_id, node_id, quantity, sku code, node code

@@ -28,7 +28,7 @@ from yipan.inventory.schemas import MovementIn
 from yipan.inventory.service import movements
 from yipan.inventory.service import nodes as inventory_nodes
 from yipan.kernel.clock import Clock, SystemClock
-from yipan.kernel.db import fetch_plain, insert_for
+from yipan.kernel.db import fetch_plain, insert_unless_taken
 from yipan.kernel.money import allocate_discount
 from yipan.orders.domain.fulfilment import STARTS_IN, Kind
 from yipan.orders.domain.money import line_subtotal, validate_order_sums
@@ -350,23 +350,6 @@ def _line_addresses(order_in: OrderIn) -> list[dict[str, Any] | None]:
     return addresses
 
 
-_take_order: dict[str, Any] = {}
-
-
-def _take_order_statement(session: Session) -> Any:
-    """`INSERT … ON CONFLICT (channel, external_id) DO NOTHING RETURNING id`, built once per
-    backend: building it per order cost more than running it."""
-    dialect = session.get_bind().dialect.name
-    statement = _take_order.get(dialect)
-    if statement is None:
-        statement = _take_order[dialect] = (
-            insert_for(session, orders_t)
-            .on_conflict_do_nothing(index_elements=["channel", "external_id"])
-            .returning(orders_t.c.id)
-        )
-    return statement
-
-
 _ORDER_COLUMNS = [c.name for c in orders_t.columns if c.name != "id"]
 _LINE_FIELDS = {
     "line_no": "int",
@@ -431,7 +414,9 @@ def _insert_order(
             for line in lines:
                 line["id"] = ids[line["line_no"]]
     else:
-        new_id = conn.execute(_take_order_statement(session), row).scalar()
+        new_id = conn.execute(
+            insert_unless_taken(session, orders_t, ("channel", "external_id")), row
+        ).scalar()
         if new_id is not None:
             _insert_lines(session, int(new_id), lines)
     if new_id is not None:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from yipan.events import service as events
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.config import get_settings
-from yipan.kernel.db import insert_for
+from yipan.kernel.db import insert_for, insert_unless_taken
 from yipan.promotions.domain.cart import Cart, CartLine, Member, PricedCart
 from yipan.promotions.domain.outcomes import Source
 from yipan.promotions.domain.pricing import price_cart
@@ -180,23 +180,6 @@ def _digest(canonical: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-_NEW_REDEMPTION: dict[str, Any] = {}
-
-
-def _new_redemption(session: Session) -> Any:
-    """The insert that takes an order's redemption unless it was taken before, built once per
-    backend: every checkout of Yipan's own channels runs it."""
-    backend = session.get_bind().dialect.name
-    statement = _NEW_REDEMPTION.get(backend)
-    if statement is None:
-        statement = _NEW_REDEMPTION[backend] = (
-            insert_for(session, redemptions_t)
-            .on_conflict_do_nothing(index_elements=["order_ref"])
-            .returning(redemptions_t.c.id)
-        )
-    return statement
-
-
 def _take(
     session: Session,
     order_ref: str,
@@ -208,7 +191,7 @@ def _take(
 ) -> int | RedemptionOut:
     """The new redemption's id, or the redemption already made for this order (a replay)."""
     new_id = session.execute(
-        _new_redemption(session),
+        insert_unless_taken(session, redemptions_t, ("order_ref",)),
         {
             "order_ref": order_ref,
             "payload_hash": digest,
