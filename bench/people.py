@@ -32,7 +32,7 @@ import statistics
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from math import comb
@@ -61,10 +61,10 @@ from bench.orders import build as build_world
 from yipan.kernel.clock import SystemClock
 from yipan.kernel.collector import collector_paused
 from yipan.kernel.db import make_engine, unit_of_work
-from yipan.members.models import Member, SourceRecord
+from yipan.members.models import Member, Review, SourceRecord
 from yipan.members.schemas import SourceRecordIn
 from yipan.members.service import store
-from yipan.members.service.ingest import ingest_records
+from yipan.members.service.parallel import ingest_in_parallel
 from yipan.promotions.domain.cart import Cart, CartLine
 from yipan.promotions.domain.cart import Member as CartMember
 from yipan.promotions.domain.coupons import (
@@ -593,13 +593,13 @@ def _final_members(engine: Engine) -> dict[tuple[str, str], int]:
     return found
 
 
-def _chunks(items: Sequence[dict[str, Any]], size: int) -> Iterator[Sequence[dict[str, Any]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _open_reviews(engine: Engine) -> int:
+    with unit_of_work(engine, readonly=True) as session:
+        return session.scalar(select(func.count()).select_from(Review)) or 0
 
 
 def identity(
-    engine: Engine, wanted: int, chunk_size: int, name: str
+    engine: Engine, wanted: int, chunk_size: int, workers: int, name: str
 ) -> tuple[dict[str, Any], dict[tuple[str, str], int]]:
     """The ingest's figures, and the member each (source, record id) ended in."""
     t0 = time.perf_counter()
@@ -610,30 +610,39 @@ def identity(
     )
     clock = SystemClock()
     outcomes: Counter[str] = Counter()
-    reviews = 0
+    url = engine.url.render_as_string(hide_password=False)
     done = 0
     started = time.perf_counter()
     last_log = started
+
+    def committed(count: int) -> None:
+        nonlocal done, last_log
+        done += count
+        if time.perf_counter() - last_log > 15:
+            last_log = time.perf_counter()
+            log(f"{name}: {done:,} / {data.total:,} records, {done / (last_log - started):,.0f}/s")
+
     for system in SYSTEMS:
-        for chunk in _chunks(data.records[system], chunk_size):
-            # As `members.service.importing.import_records` does: rows validated and taken in
-            # with the garbage collector paused.
-            with collector_paused(), unit_of_work(engine) as session:
-                report = ingest_records(
-                    session, [SourceRecordIn.model_validate(r) for r in chunk], clock=clock
-                )
-            for result in report.results:
-                outcomes[result.outcome] += 1
-                reviews += len(result.reviews)
-            done += len(chunk)
-            if time.perf_counter() - last_log > 15:
-                last_log = time.perf_counter()
-                rate = done / (last_log - started)
-                log(f"{name}: {done:,} / {data.total:,} records, {rate:,.0f}/s")
+        # As `yipan members import` does for a file: every row validated as `SourceRecordIn`
+        # (the garbage collector paused), then ingested by `workers` processes over parts of
+        # the file that share no identifier and no stored member.
+        with collector_paused():
+            records = [SourceRecordIn.model_validate(r) for r in data.records[system]]
+        outcomes.update(
+            ingest_in_parallel(
+                url,
+                records,
+                workers=workers,
+                chunk_size=chunk_size,
+                clock=clock,
+                progress=committed,
+            )
+        )
     seconds = time.perf_counter() - started
     log(
         f"{name}: ingested {data.total:,} records in {seconds:.1f}s ({data.total / seconds:,.0f}/s)"
     )
+    reviews = _open_reviews(engine)
     found = _final_members(engine)
     missing = [k for k in data.truth if k not in found]
     if missing:
@@ -643,6 +652,7 @@ def identity(
         "identity_seconds": round(seconds, 1),
         "identity_records_per_s": round(data.total / seconds),
         "identity_chunk_size": chunk_size,
+        "identity_workers": workers,
         "identity_people": data.persons,
         "identity_people_in_several_systems": data.multi_system_persons,
         "identity_records_standing_alone_by_truth": data.junk_only_records,
@@ -879,7 +889,7 @@ def points_phase(url: str, engine: Engine, members: list[str]) -> dict[str, Any]
 
 
 def run_backend(
-    name: str, url: str, engine: Engine, records: int, chunk_size: int
+    name: str, url: str, engine: Engine, records: int, chunk_size: int, workers: int
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     log(f"{name}: building the demo (nodes, SKUs, channels) for the orders of the 360 phase")
@@ -889,7 +899,7 @@ def run_backend(
     vacuum_analyze(engine)
 
     log(f"{name}: identity resolution, {records:,} records")
-    got, found = identity(engine, records, chunk_size, name)
+    got, found = identity(engine, records, chunk_size, workers, name)
     figures.update(got)
     log(
         f"{name}: precision {got['identity_merge_precision']}, recall {got['identity_merge_recall']}, "
@@ -929,6 +939,12 @@ def main() -> None:
     parser.add_argument("--identity-records", type=int, default=1_000_000, help="on PostgreSQL")
     parser.add_argument("--sqlite-identity-records", type=int, default=50_000, help="on SQLite")
     parser.add_argument("--chunk-size", type=int, default=5000, help="records per unit of work")
+    parser.add_argument(
+        "--identity-workers",
+        type=int,
+        default=3,
+        help="processes ingesting each file on PostgreSQL (SQLite: one)",
+    )
     parser.add_argument("--carts", type=int, default=5000, help="timed carts after the warm-up")
     parser.add_argument("--quick", action="store_true", help="20,000 records, 2,000 carts")
     parser.add_argument("--skip-pricing", action="store_true")
@@ -949,14 +965,18 @@ def main() -> None:
     if args.only in (None, "postgresql"):
         url = os.environ.get(PG_ENV, DEFAULT_PG)
         engine = fresh_postgres(url)
-        results["postgresql"] = run_backend("postgresql", url, engine, records, args.chunk_size)
+        results["postgresql"] = run_backend(
+            "postgresql", url, engine, records, args.chunk_size, args.identity_workers
+        )
         engine.dispose()
     if args.only in (None, "sqlite"):
         sqlite_records = 20_000 if args.quick else args.sqlite_identity_records
         with tempfile.TemporaryDirectory() as tmp:
             engine = fresh_sqlite(Path(tmp))
             url = engine.url.render_as_string()
-            results["sqlite"] = run_backend("sqlite", url, engine, sqlite_records, args.chunk_size)
+            results["sqlite"] = run_backend(
+                "sqlite", url, engine, sqlite_records, args.chunk_size, 1
+            )
             engine.dispose()
     results["machine"] = {**machine(), "bench_total_s": round(time.perf_counter() - started)}
     print(json.dumps(results, ensure_ascii=False))

@@ -26,6 +26,7 @@ from yipan.kernel.errors import YipanError
 
 Row = TypeVar("Row")
 Report = TypeVar("Report", bound=BaseModel)
+Done = TypeVar("Done")
 
 
 def import_in_chunks(
@@ -50,13 +51,7 @@ def import_in_chunks(
     engine = make_engine(get_settings().database_url)
     parts: list[Report] = []
     committed = 0
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-    )
+    progress = progress_bar(console)
     try:
         with progress:
             task = progress.add_task(label, total=len(rows))
@@ -78,6 +73,31 @@ def import_in_chunks(
     finally:
         engine.dispose()
     return tabular.merge_reports(report_type, parts)
+
+
+def progress_bar(console: Console) -> Progress:
+    """The bar every import shows: what it does, done of total, time left."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+def exit_on_error(console: Console, step: Callable[[], Done]) -> Done:
+    """`step()`, or exit code 2 with the reason when the file or the database cannot be used."""
+    try:
+        return step()
+    except YipanError as exc:
+        _exit_on(console, exc)
+    except SQLAlchemyError as exc:
+        console.print(
+            f"[red]database error[/]: {getattr(exc, 'orig', None) or exc}\n"
+            "If tables are missing, run `yipan db upgrade`. Running the import again is safe."
+        )
+        raise typer.Exit(2) from None
 
 
 def print_rejected_rows(

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from yipan.kernel.errors import Conflict, InvalidInput, NotFound
+from yipan.kernel.errors import Conflict, InvalidInput, NotFound, YipanError
 
 # File-wide import errors are the kernel's, shared with every importer (same codes as before).
 from yipan.kernel.errors import InvalidImportFile as InvalidImportFile
@@ -61,3 +61,10 @@ class PointsReferenceReused(Conflict):
 
 class InvalidPointsAdjustment(InvalidInput):
     code = "INVALID_POINTS_ADJUSTMENT"
+
+
+class IngestInterrupted(YipanError):
+    """A batch ingest stopped part way: what was committed stays, running it again is safe."""
+
+    code = "INGEST_INTERRUPTED"
+    status = 500

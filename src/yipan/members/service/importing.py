@@ -116,6 +116,21 @@ def _import_rows(
     seen: dict[tuple[str, str], int],
     clock: Clock | None,
 ) -> MemberImportReport:
+    good, report = check_rows(rows, source=source, seen=seen)
+    if good:
+        for result in ingest_records(session, good, clock=clock).results:
+            setattr(report, result.outcome, getattr(report, result.outcome) + 1)
+    return report
+
+
+def check_rows(
+    rows: Iterable[SourceRow], *, source: str, seen: dict[tuple[str, str], int] | None = None
+) -> tuple[list[SourceRecordIn], MemberImportReport]:
+    """The good rows as records, and a report counting every row with the bad ones' errors.
+
+    `seen` (record key → row number) finds a record given twice, across a file's chunks too.
+    """
+    seen = {} if seen is None else seen
     report = MemberImportReport(total=0)
     good: list[SourceRecordIn] = []
     for row in rows:
@@ -141,7 +156,4 @@ def _import_rows(
             continue
         seen[key] = row.number
         good.append(record)
-    if good:
-        for result in ingest_records(session, good, clock=clock).results:
-            setattr(report, result.outcome, getattr(report, result.outcome) + 1)
-    return report
+    return good, report

@@ -1,0 +1,256 @@
+"""A large batch of source records ingested by several processes at once (PostgreSQL).
+
+One process decides ~5,000 records a second, and half of that time it waits on the database;
+a second and third process use the cores it leaves idle. They must never decide about the same
+member, or two of them could each create a member for one phone, or change one stored member at
+once: the records are split by `members.domain.partition` into parts linked by nothing (no
+shared strong identifier, no stored member reached by two parts), and each part goes to its own
+process, ingested in chunks, one unit of work each, exactly as `ingest_records` does for the
+whole batch. A part's records keep their order, so the members, merges and reviews are those
+the records would have made in one process; only the member ids are drawn in another order.
+
+The parts are found before the processes start and each process reads only the members its part
+can reach, so the split holds for the whole run as long as nothing else ingests records that
+link two parts at the same time.
+
+The processes are forked, so they share the validated records without copying them. Where
+forking is not available (Windows, macOS' default) or the database is SQLite (one writer at a
+time), the same chunks are ingested one after another in this process. A chunk that fails stops
+its process; the other processes finish their parts, and the caller is told how many records were
+committed (running the batch again is safe: a record sent again with the same payload changes
+nothing).
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import queue
+from collections import Counter
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from multiprocessing.context import ForkContext
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from yipan.kernel.clock import Clock
+from yipan.kernel.collector import collector_paused
+from yipan.kernel.db import among, make_engine, unit_of_work
+from yipan.members.domain import identifiers as ids
+from yipan.members.domain.partition import parts
+from yipan.members.errors import IngestInterrupted
+from yipan.members.models import Identity, SourceRecord
+from yipan.members.schemas import Outcome, SourceRecordIn
+from yipan.members.service import store
+from yipan.members.service.ingest import ingest_records
+from yipan.members.service.pii import vault
+
+_STRONG = ids.DEFAULT_POLICY.strong_kinds
+_OK = ids.IdentityStatus.OK
+# What a worker process sends back: a chunk committed with its outcomes, a failure, the end.
+_CHUNK, _FAILED, _END = "chunk", "failed", "end"
+
+# The parts of the batch being ingested, set before the processes are forked: a forked process
+# reads its part from here instead of receiving a pickled copy.
+_shared_parts: list[list[SourceRecordIn]] = []
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    database_url: str
+    part: int
+    chunk_size: int
+    clock: Clock | None
+
+
+def ingest_in_parallel(
+    database_url: str,
+    records: Sequence[SourceRecordIn],
+    *,
+    workers: int,
+    chunk_size: int = 5000,
+    clock: Clock | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Counter[Outcome]:
+    """Ingest `records` (keys distinct) with up to `workers` processes; the outcomes counted.
+
+    `progress` is called with the number of records of each chunk once it is committed. Raises
+    `IngestInterrupted` (after every process has stopped) if a chunk could not be committed.
+    """
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    tick = progress or (lambda _: None)
+    if not records:
+        return Counter()
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        forking = _fork_context()
+        if workers == 1 or forking is None or engine.dialect.name != "postgresql":
+            return _ingest_here(engine, records, chunk_size, clock, tick)
+        with collector_paused(), unit_of_work(engine) as session:
+            split = parts(links(session, records), workers)
+    finally:
+        engine.dispose()
+    return _ingest_forked(forking, database_url, records, split, chunk_size, clock, tick)
+
+
+def links(session: Session, records: Sequence[SourceRecordIn]) -> list[list[Hashable]]:
+    """What ties each record to others: its strong identifiers (kind, normalised value) and the
+    stored members those, or the record itself if stored before, already belong to."""
+    keys: list[list[tuple[str, str]]] = []
+    for record in records:
+        own: list[tuple[str, str]] = []
+        for identity in record.identities:
+            if identity.kind in _STRONG:
+                value, status = ids.classify(identity.kind, identity.value)
+                if status is _OK:
+                    own.append((identity.kind.value, value))
+        keys.append(own)
+    if session.scalar(select(SourceRecord.id).limit(1)) is None:
+        return [list(own) for own in keys]  # nothing stored: only the batch's own links count
+    box = vault()
+    by_hash = {box.lookup_hash(kind, value): (kind, value) for own in keys for kind, value in own}
+    holders: dict[tuple[str, str], list[int]] = {}
+    for condition in among(session, Identity.value_hash, sorted(by_hash)):
+        for value_hash, member_id in session.execute(
+            select(Identity.value_hash, Identity.member_id)
+            .where(condition, Identity.matching)
+            .distinct()
+        ):
+            holders.setdefault(by_hash[value_hash], []).append(member_id)
+    stored = store.find_records(session, [ids.RecordKey(r.source, r.record_id) for r in records])
+    linked: list[list[Hashable]] = []
+    for record, own in zip(records, keys, strict=True):
+        members: set[int] = {m for key in own for m in holders.get(key, ())}
+        row = stored.get(ids.RecordKey(record.source, record.record_id))
+        if row is not None:
+            members.add(row[1])
+        linked.append([*own, *(("member", m) for m in sorted(members))])
+    return linked
+
+
+def _fork_context() -> ForkContext | None:
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return multiprocessing.get_context("fork")
+
+
+def _chunks(records: Sequence[SourceRecordIn], size: int) -> list[Sequence[SourceRecordIn]]:
+    return [records[start : start + size] for start in range(0, len(records), size)]
+
+
+def _ingest_chunk(
+    engine: Engine, chunk: Sequence[SourceRecordIn], clock: Clock | None
+) -> Counter[Outcome]:
+    with unit_of_work(engine) as session:
+        report = ingest_records(session, chunk, clock=clock)
+    return Counter(result.outcome for result in report.results)
+
+
+def _ingest_here(
+    engine: Engine,
+    records: Sequence[SourceRecordIn],
+    chunk_size: int,
+    clock: Clock | None,
+    tick: Callable[[int], None],
+) -> Counter[Outcome]:
+    outcomes: Counter[Outcome] = Counter()
+    committed = 0
+    for chunk in _chunks(records, chunk_size):
+        try:
+            outcomes += _ingest_chunk(engine, chunk, clock)
+        except Exception as failed:
+            raise _interrupted(committed, len(records), [repr(failed)]) from failed
+        committed += len(chunk)
+        tick(len(chunk))
+    return outcomes
+
+
+def _ingest_forked(
+    forking: ForkContext,
+    database_url: str,
+    records: Sequence[SourceRecordIn],
+    split: list[list[int]],
+    chunk_size: int,
+    clock: Clock | None,
+    tick: Callable[[int], None],
+) -> Counter[Outcome]:
+    global _shared_parts
+    _shared_parts = [[records[i] for i in positions] for positions in split if positions]
+    out = forking.Queue()
+    processes = [
+        forking.Process(target=_work, args=(_Job(database_url, part, chunk_size, clock), out))
+        for part in range(len(_shared_parts))
+    ]
+    try:
+        for process in processes:
+            process.start()
+        _shared_parts = []  # the children have their copies; this process needs none
+        return _gather(processes, out, len(records), tick)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+            process.join()
+
+
+def _gather(
+    processes: Sequence[Any], out: Any, total: int, tick: Callable[[int], None]
+) -> Counter[Outcome]:
+    outcomes: Counter[Outcome] = Counter()
+    failures: list[str] = []
+    committed = 0
+    running = len(processes)
+    while running:
+        try:
+            message = out.get(timeout=1.0)
+        except queue.Empty:
+            dead = [p for p in processes if p.exitcode not in (None, 0)]
+            if dead and all(not p.is_alive() for p in processes):
+                # A process killed before it could say so: what it committed is not counted.
+                failures.append(f"{len(dead)} process(es) ended without reporting")
+                break
+            continue
+        kind = message[0]
+        if kind == _CHUNK:
+            _, count, counted = message
+            outcomes.update(counted)
+            committed += count
+            tick(count)
+        elif kind == _FAILED:
+            failures.append(message[1])
+        else:
+            running -= 1
+    if failures:
+        raise _interrupted(committed, total, failures)
+    return outcomes
+
+
+def _interrupted(committed: int, total: int, failures: list[str]) -> IngestInterrupted:
+    return IngestInterrupted(
+        f"{committed} of {total} records were committed before the ingest stopped: "
+        f"{failures[0]}. Running it again is safe.",
+        committed=committed,
+        failures=failures[:5],
+    )
+
+
+def _work(job: _Job, out: Any) -> None:
+    """One forked process: its part in chunks, each committed before it is reported."""
+    # Everything inherited (the whole batch, validated) is left out of garbage collections:
+    # walking it after every chunk cost more than a tenth of the process's time.
+    gc.freeze()
+    engine = make_engine(job.database_url, pool_size=1)
+    try:
+        for chunk in _chunks(_shared_parts[job.part], job.chunk_size):
+            try:
+                counted = _ingest_chunk(engine, chunk, job.clock)
+            except Exception as failed:
+                out.put((_FAILED, repr(failed)))
+                return
+            out.put((_CHUNK, len(chunk), dict(counted)))
+    finally:
+        out.put((_END,))
+        engine.dispose()

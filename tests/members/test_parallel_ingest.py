@@ -1,0 +1,244 @@
+"""A batch ingested by several processes ends as it would in one.
+
+On PostgreSQL the batch is really split over forked processes; on SQLite (one writer) the same
+call ingests it in this process. Either way the members, merges and reviews are compared with
+one `ingest_records` call over the whole batch on another database. (Which record of a member
+was "created" and which "attached" depends on the order they came in, so outcomes are compared
+only where the order cannot change them.)
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from typer.testing import CliRunner
+
+from tests import support
+from yipan.cli.main import app
+from yipan.kernel.config import get_settings
+from yipan.kernel.db import unit_of_work
+from yipan.members.domain import identifiers as ids
+from yipan.members.domain.partition import parts
+from yipan.members.errors import IngestInterrupted
+from yipan.members.models import Identity, Member, Review, SourceRecord
+from yipan.members.schemas import IdentityIn, SourceRecordIn
+from yipan.members.service import ingest, parallel
+
+PHONE, EMAIL, CARD = ids.IdentityKind.PHONE, ids.IdentityKind.EMAIL, ids.IdentityKind.POS_CARD
+Groups = set[frozenset[tuple[str, str]]]
+
+
+def _record(source: str, record_id: str, name: str = "", **identities: str) -> SourceRecordIn:
+    kinds = {"phone": PHONE, "email": EMAIL, "card": CARD}
+    return SourceRecordIn(
+        source=source,
+        record_id=record_id,
+        name=name,
+        identities=[IdentityIn(kind=kinds[k], value=v) for k, v in identities.items()],
+    )
+
+
+def _batch(seed: int, count: int) -> list[SourceRecordIn]:
+    """Phones, e-mails and cards from small pools (chains of links across the whole batch), a
+    junk phone shared by strangers, and households: one phone on two cards held by two names."""
+    rng = random.Random(seed)
+    records = []
+    for n in range(count):
+        identities: dict[str, str] = {}
+        if rng.random() < 0.6:
+            identities["phone"] = f"1390000{rng.randrange(60):04d}"
+        if rng.random() < 0.4:
+            identities["email"] = f"p{rng.randrange(60)}@qq.com"
+        if rng.random() < 0.05:
+            identities["phone"] = "13800138000"  # junk: joins nobody
+        source = rng.choice(["pos", "online_shop", "social"])
+        records.append(_record(source, f"r{n}", rng.choice(["张三", "李四", ""]), **identities))
+    for household in range(3):
+        phone = f"1370000{household:04d}"
+        records.insert(
+            rng.randrange(len(records)),
+            _record("pos", f"h{household}a", "王芳", card=f"C{household}A", phone=phone),
+        )
+        records.insert(
+            rng.randrange(len(records)),
+            _record("pos", f"h{household}b", "赵强", card=f"C{household}B", phone=phone),
+        )
+    return records
+
+
+def _groups(engine: Engine) -> Groups:
+    """Each member's records; checks first that no record or identity belongs to a member
+    merged away (a merge moves them all to the survivor)."""
+    with unit_of_work(engine, readonly=True) as session:
+        for model in (SourceRecord, Identity):
+            stray = session.scalar(
+                select(func.count())
+                .select_from(model)
+                .join(Member, Member.id == model.member_id)
+                .where(Member.status != "active")
+            )
+            assert stray == 0, f"{stray} {model.__name__} row(s) on a merged-away member"
+        found: dict[int, set[tuple[str, str]]] = {}
+        for source, record_id, member_id in session.execute(
+            select(SourceRecord.source, SourceRecord.record_id, SourceRecord.member_id)
+        ):
+            found.setdefault(member_id, set()).add((source, record_id))
+    return {frozenset(records) for records in found.values()}
+
+
+def _count(engine: Engine, model: type[Review] | type[SourceRecord]) -> int:
+    with unit_of_work(engine, readonly=True) as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def _in_one_call(engine: Engine, records: Sequence[SourceRecordIn]) -> Counter[str]:
+    with unit_of_work(engine) as session:
+        report = ingest.ingest_records(session, records)
+    return Counter(result.outcome for result in report.results)
+
+
+def _url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def test_a_batch_split_over_processes_makes_the_members_one_call_makes(
+    engine: Engine, sqlite_engine: Engine
+) -> None:
+    records = _batch(11, 240)
+    _in_one_call(sqlite_engine, records)
+
+    outcomes = parallel.ingest_in_parallel(_url(engine), records, workers=3, chunk_size=25)
+
+    assert _groups(engine) == _groups(sqlite_engine)
+    assert outcomes.total() == len(records)
+    assert outcomes["conflict"] == 3  # the households went to review, not merged
+    assert _count(engine, Review) == _count(sqlite_engine, Review) == 3
+
+
+@pytest.mark.postgres
+def test_stored_members_reached_by_several_records_are_decided_in_one_process(
+    pg_engine: Engine, sqlite_engine: Engine
+) -> None:
+    stored = [
+        _record("pos", "s1", "张三", phone="13900001234", card="C-1"),
+        _record("pos", "s2", "李四", phone="13900005678"),
+        _record("pos", "s3", "李四", phone="13900009999", card="C-3"),
+    ]
+    # Nothing in the batch ties x to y, or z to w: only the stored members do. z merges s2's
+    # member and s3's (the older survives) while w joins s3's; the filler records would put
+    # them in different processes if the split did not look at stored members.
+    records = [
+        _record("online_shop", "x", phone="+86 139 0000 1234"),
+        _record("online_shop", "z", phone="13900005678", card="C-3"),
+        *_batch(5, 120),
+        _record("social", "y", card="C-1"),
+        _record("social", "w", phone="139 0000 9999"),
+        _record("pos", "s1", "张三", phone="13900001234", card="C-1", email="zs@qq.com"),
+    ]
+    for engine in (pg_engine, sqlite_engine):
+        _in_one_call(engine, stored)
+    _in_one_call(sqlite_engine, records)
+    with unit_of_work(pg_engine, readonly=True) as session:
+        linked = parallel.links(session, records)
+    members = [{key for key in keys if key[0] == "member"} for keys in linked]
+    assert members[0] == members[-3] == members[-1] != set()  # x, y and s1 itself
+    assert members[-2] <= members[1]  # w's member is one of z's two
+    part_of = {p: i for i, positions in enumerate(parts(linked, 3)) for p in positions}
+    assert part_of[0] == part_of[len(records) - 3] == part_of[len(records) - 1]
+    assert part_of[1] == part_of[len(records) - 2]
+
+    outcomes = parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=10)
+
+    assert outcomes["updated"] == 1  # s1, sent again with an e-mail more
+    groups = _groups(pg_engine)
+    assert groups == _groups(sqlite_engine)
+    group_of = {key: group for group in groups for key in group}
+    assert {("pos", "s1"), ("online_shop", "x"), ("social", "y")} <= group_of[("pos", "s1")]
+    assert {("pos", "s2"), ("pos", "s3"), ("online_shop", "z"), ("social", "w")} <= group_of[
+        ("pos", "s2")
+    ]
+
+
+@pytest.mark.postgres
+def test_a_failing_chunk_stops_its_process_the_others_finish_and_a_rerun_completes(
+    pg_engine: Engine, sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = _batch(23, 200)
+    _in_one_call(sqlite_engine, records)
+    ingest_chunk = parallel._ingest_chunk
+
+    def failing(engine: Engine, chunk: Sequence[SourceRecordIn], clock: object) -> Counter[str]:
+        if any(r.record_id == "r150" for r in chunk):
+            raise RuntimeError("the database went away")
+        return ingest_chunk(engine, chunk, None)
+
+    monkeypatch.setattr(parallel, "_ingest_chunk", failing)  # the forked processes inherit it
+    with pytest.raises(IngestInterrupted) as stopped:
+        parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=10)
+
+    committed = stopped.value.details["committed"]
+    assert "the database went away" in stopped.value.message
+    assert 0 < committed < len(records)
+    assert _count(pg_engine, SourceRecord) == committed  # what it said was kept, was
+    monkeypatch.setattr(parallel, "_ingest_chunk", ingest_chunk)
+    outcomes = parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=10)
+    assert outcomes["unchanged"] == committed
+    assert _groups(pg_engine) == _groups(sqlite_engine)
+
+
+def test_workers_below_one_are_refused(sqlite_engine: Engine) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        parallel.ingest_in_parallel(_url(sqlite_engine), _batch(1, 3), workers=0)
+
+
+@pytest.fixture
+def cli_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("YIPAN_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    yield database_url
+    get_settings.cache_clear()
+
+
+def test_the_cli_imports_with_several_workers_and_reports_bad_rows(
+    cli_database: str, tmp_path: Path, sqlite_engine: Engine
+) -> None:
+    lines = ["record_id,name,phone,email"]
+    lines += [f"c{n},会员{n % 7},1390000{n % 40:04d},u{n % 30}@qq.com" for n in range(300)]
+    lines += [",nobody,13900000001,", "c7,again,13900000002,"]
+    path = tmp_path / "pos.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    done = CliRunner().invoke(
+        app, ["members", "import", str(path), "--source", "pos", "--workers", "3"]
+    )
+
+    assert done.exit_code == 1, done.output
+    assert "MALFORMED_ROW" in done.output
+    assert "DUPLICATE_RECORD_IN_FILE" in done.output
+    good = [
+        _record(
+            "pos", f"c{n}", f"会员{n % 7}", phone=f"1390000{n % 40:04d}", email=f"u{n % 30}@qq.com"
+        )
+        for n in range(300)
+    ]
+    _in_one_call(sqlite_engine, good)
+    engine = support.engine_for(cli_database)
+    try:
+        assert _groups(engine) == _groups(sqlite_engine)
+    finally:
+        engine.dispose()
+    summary = done.output[done.output.index("Import summary") :]
+    [counts] = [
+        [int(n) for n in line.split("│")[1:-1]]
+        for line in summary.splitlines()
+        if re.fullmatch(r"│(\s*\d+\s*│){8}", line.strip())
+    ][:1]
+    rows, created, attached, merged, conflict, updated, unchanged, failed = counts
+    assert (rows, failed, conflict, updated, unchanged) == (302, 2, 0, 0, 0)
+    assert created + attached + merged == 300
