@@ -25,7 +25,7 @@ from yipan.kernel.config import get_settings
 from yipan.kernel.db import unit_of_work
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain.partition import parts
-from yipan.members.errors import IngestInterrupted
+from yipan.members.errors import IngestInterrupted, InvalidRecords
 from yipan.members.models import Identity, Member, Review, SourceRecord
 from yipan.members.schemas import IdentityIn, SourceRecordIn
 from yipan.members.service import ingest, parallel
@@ -195,6 +195,18 @@ def test_a_failing_chunk_stops_its_process_the_others_finish_and_a_rerun_complet
 def test_workers_below_one_are_refused(sqlite_engine: Engine) -> None:
     with pytest.raises(ValueError, match="at least 1"):
         parallel.ingest_in_parallel(_url(sqlite_engine), _batch(1, 3), workers=0)
+
+
+def test_a_record_given_twice_is_refused_before_anything_is_written(engine: Engine) -> None:
+    # Without identifiers in common the two copies could go to two processes and race.
+    batch = _batch(2, 30)
+    again = _record(batch[7].source, batch[7].record_id, phone="13711112222")
+
+    with pytest.raises(InvalidRecords) as refused:
+        parallel.ingest_in_parallel(_url(engine), [*batch, again], workers=3)
+
+    assert refused.value.details["records"] == [f"{again.source}:{again.record_id}"]
+    assert _count(engine, SourceRecord) == 0
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ member, or two of them could each create a member for one phone, or change one s
 once: the records are split by `members.domain.partition` into parts linked by nothing (no
 shared strong identifier, no stored member reached by two parts), and each part goes to its own
 process, ingested in chunks, one unit of work each, exactly as `ingest_records` does for the
-whole batch. A part's records keep their order, so the members, merges and reviews are those
-the records would have made in one process; only the member ids are drawn in another order.
+whole batch. A part's records keep their order, so the records end in the same members, and the
+same conflicts go to review, as in one process; as with any other order of arrival, which record
+"created" a member and which "attached" to it may differ, and member ids are drawn in another
+order.
 
 The parts are found before the processes start and each process reads only the members its part
 can reach, so the split holds for the whole run as long as nothing else ingests records that
@@ -40,7 +42,7 @@ from yipan.kernel.collector import collector_paused
 from yipan.kernel.db import among, make_engine, unit_of_work
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain.partition import parts
-from yipan.members.errors import IngestInterrupted
+from yipan.members.errors import IngestInterrupted, InvalidRecords
 from yipan.members.models import Identity, SourceRecord
 from yipan.members.schemas import Outcome, SourceRecordIn
 from yipan.members.service import store
@@ -52,15 +54,10 @@ _OK = ids.IdentityStatus.OK
 # What a worker process sends back: a chunk committed with its outcomes, a failure, the end.
 _CHUNK, _FAILED, _END = "chunk", "failed", "end"
 
-# The parts of the batch being ingested, set before the processes are forked: a forked process
-# reads its part from here instead of receiving a pickled copy.
-_shared_parts: list[list[SourceRecordIn]] = []
-
 
 @dataclass(frozen=True, slots=True)
 class _Job:
     database_url: str
-    part: int
     chunk_size: int
     clock: Clock | None
 
@@ -81,6 +78,12 @@ def ingest_in_parallel(
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    keys = Counter((r.source, r.record_id) for r in records)
+    if len(keys) != len(records):
+        repeated = sorted(
+            f"{source}:{record_id}" for (source, record_id), n in keys.items() if n > 1
+        )
+        raise InvalidRecords("a record appears more than once in the batch", records=repeated[:20])
     tick = progress or (lambda _: None)
     if not records:
         return Counter()
@@ -177,17 +180,19 @@ def _ingest_forked(
     clock: Clock | None,
     tick: Callable[[int], None],
 ) -> Counter[Outcome]:
-    global _shared_parts
-    _shared_parts = [[records[i] for i in positions] for positions in split if positions]
     out = forking.Queue()
+    # A forked process inherits its arguments with the rest of memory: the part is not pickled.
     processes = [
-        forking.Process(target=_work, args=(_Job(database_url, part, chunk_size, clock), out))
-        for part in range(len(_shared_parts))
+        forking.Process(
+            target=_work,
+            args=(_Job(database_url, chunk_size, clock), [records[i] for i in positions], out),
+        )
+        for positions in split
+        if positions
     ]
     try:
         for process in processes:
             process.start()
-        _shared_parts = []  # the children have their copies; this process needs none
         return _gather(processes, out, len(records), tick)
     finally:
         for process in processes:
@@ -237,14 +242,14 @@ def _interrupted(committed: int, total: int, failures: list[str]) -> IngestInter
     )
 
 
-def _work(job: _Job, out: Any) -> None:
+def _work(job: _Job, part: Sequence[SourceRecordIn], out: Any) -> None:
     """One forked process: its part in chunks, each committed before it is reported."""
     # Everything inherited (the whole batch, validated) is left out of garbage collections:
     # walking it after every chunk cost more than a tenth of the process's time.
     gc.freeze()
     engine = make_engine(job.database_url, pool_size=1)
     try:
-        for chunk in _chunks(_shared_parts[job.part], job.chunk_size):
+        for chunk in _chunks(part, job.chunk_size):
             try:
                 counted = _ingest_chunk(engine, chunk, job.clock)
             except Exception as failed:
