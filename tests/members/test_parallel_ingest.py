@@ -112,6 +112,9 @@ def test_a_batch_split_over_processes_makes_the_members_one_call_makes(
 ) -> None:
     records = _batch(11, 240)
     _in_one_call(sqlite_engine, records)
+    with unit_of_work(engine, readonly=True) as session:
+        split = parts(parallel.links(session, records), 3)
+    assert all(len(part) > 60 for part in split)  # three processes, each with work to do
 
     outcomes = parallel.ingest_in_parallel(_url(engine), records, workers=3, chunk_size=25)
 
