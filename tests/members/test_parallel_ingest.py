@@ -9,8 +9,12 @@ only where the order cannot change them.)
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import signal
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -193,6 +197,64 @@ def test_a_failing_chunk_stops_its_process_the_others_finish_and_a_rerun_complet
     outcomes = parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=10)
     assert outcomes["unchanged"] == committed
     assert _groups(pg_engine) == _groups(sqlite_engine)
+
+
+_INTERRUPTIBLE = """
+import sys
+from yipan.members.errors import IngestInterrupted
+from yipan.members.schemas import IdentityIn, SourceRecordIn
+from yipan.members.service import parallel
+
+records = [
+    SourceRecordIn(
+        source="pos",
+        record_id=f"p{n}",
+        identities=[IdentityIn(kind="phone", value=f"137{n:08d}")],
+    )
+    for n in range(20_000)
+]
+try:
+    parallel.ingest_in_parallel(
+        sys.argv[1], records, workers=2, chunk_size=50, progress=lambda n: print("chunk", n, flush=True)
+    )
+except IngestInterrupted as stopped:
+    print("stopped", stopped.details["committed"], stopped.message, flush=True)
+    sys.exit(3)
+print("finished", flush=True)
+"""
+
+
+@pytest.mark.postgres
+def test_an_interrupt_stops_every_process_keeps_whole_chunks_and_says_how_many(
+    pg_engine: Engine,
+) -> None:
+    run = subprocess.Popen(
+        [sys.executable, "-c", _INTERRUPTIBLE, _url(pg_engine)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        assert run.stdout is not None
+        first = run.stdout.readline()  # a chunk is committed: the processes are at work
+        assert first.startswith("chunk"), first
+        os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C does: the whole process group
+        out, err = run.communicate(timeout=120)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait()
+
+    assert run.returncode == 3, out + err
+    said = next(line for line in out.splitlines() if line.startswith("stopped"))
+    assert "at least" in said
+    assert "Traceback" not in err
+    stored = _count(pg_engine, SourceRecord)
+    assert int(said.split()[1]) <= stored < 20_000
+    assert stored % 50 == 0  # whole chunks: each process's chunk in flight was rolled back
+    with pytest.raises(ProcessLookupError):
+        os.killpg(run.pid, 0)  # no process of the import is left
 
 
 def test_workers_below_one_are_refused(sqlite_engine: Engine) -> None:

@@ -20,7 +20,8 @@ forking is not available (Windows, macOS' default) or the database is SQLite (on
 time), the same chunks are ingested one after another in this process. A chunk that fails stops
 its process; the other processes finish their parts, and the caller is told how many records were
 committed (running the batch again is safe: a record sent again with the same payload changes
-nothing).
+nothing). An interrupt (Ctrl-C) stops every process, each rolling back its chunk in flight, and
+is reported the same way.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import queue
+import signal
 from collections import Counter
 from collections.abc import Callable, Hashable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from multiprocessing.context import ForkContext
 from typing import Any
@@ -53,6 +56,7 @@ _STRONG = ids.DEFAULT_POLICY.strong_kinds
 _OK = ids.IdentityStatus.OK
 # What a worker process sends back: a chunk committed with its outcomes, a failure, the end.
 _CHUNK, _FAILED, _END = "chunk", "failed", "end"
+_STOPPED = "stopped by an interrupt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +168,8 @@ def _ingest_here(
     for chunk in _chunks(records, chunk_size):
         try:
             outcomes += _ingest_chunk(engine, chunk, clock)
+        except KeyboardInterrupt:
+            raise _interrupted(committed, len(records), [_STOPPED]) from None
         except Exception as failed:
             raise _interrupted(committed, len(records), [repr(failed)]) from failed
         committed += len(chunk)
@@ -207,36 +213,51 @@ def _gather(
     outcomes: Counter[Outcome] = Counter()
     failures: list[str] = []
     committed = 0
-    running = len(processes)
-    while running:
-        try:
-            message = out.get(timeout=1.0)
-        except queue.Empty:
-            dead = [p for p in processes if p.exitcode not in (None, 0)]
-            if dead and all(not p.is_alive() for p in processes):
-                # A process killed before it could say so: what it committed is not counted.
-                failures.append(f"{len(dead)} process(es) ended without reporting")
-                break
-            continue
-        kind = message[0]
-        if kind == _CHUNK:
+
+    def take(message: tuple[Any, ...]) -> int:
+        """Count one message; 1 when it says a process has ended."""
+        nonlocal committed
+        if message[0] == _CHUNK:
             _, count, counted = message
             outcomes.update(counted)
             committed += count
             tick(count)
-        elif kind == _FAILED:
+        elif message[0] == _FAILED:
             failures.append(message[1])
-        else:
-            running -= 1
+        return int(message[0] == _END)
+
+    running = len(processes)
+    try:
+        while running:
+            try:
+                running -= take(out.get(timeout=1.0))
+            except queue.Empty:
+                dead = [p for p in processes if p.exitcode not in (None, 0)]
+                if dead and all(not p.is_alive() for p in processes):
+                    # Killed before it could say so: what it committed is not counted.
+                    failures.append(f"{len(dead)} process(es) ended without reporting")
+                    break
+    except KeyboardInterrupt:
+        # The processes ignore the interrupt; they are stopped here, each rolling back the
+        # chunk in flight. A chunk committed just before may not have been reported yet.
+        for process in processes:
+            process.kill()
+            process.join()
+        with suppress(queue.Empty):
+            while True:
+                take(out.get(timeout=0.1))
+        raise _interrupted(committed, total, [_STOPPED], at_least=True) from None
     if failures:
         raise _interrupted(committed, total, failures)
     return outcomes
 
 
-def _interrupted(committed: int, total: int, failures: list[str]) -> IngestInterrupted:
+def _interrupted(
+    committed: int, total: int, failures: list[str], *, at_least: bool = False
+) -> IngestInterrupted:
     return IngestInterrupted(
-        f"{committed} of {total} records were committed before the ingest stopped: "
-        f"{failures[0]}. Running it again is safe.",
+        f"{'at least ' if at_least else ''}{committed} of {total} records were committed "
+        f"before the ingest stopped: {failures[0]}. Running it again is safe.",
         committed=committed,
         failures=failures[:5],
     )
@@ -247,6 +268,9 @@ def _work(job: _Job, part: Sequence[SourceRecordIn], out: Any) -> None:
     # Everything inherited (the whole batch, validated) is left out of garbage collections:
     # walking it after every chunk cost more than a tenth of the process's time.
     gc.freeze()
+    # An interrupt from the terminal reaches every process of its group: the parent alone
+    # decides, and stops this one.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine = make_engine(job.database_url, pool_size=1)
     try:
         for chunk in _chunks(part, job.chunk_size):
