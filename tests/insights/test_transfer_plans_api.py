@@ -122,6 +122,17 @@ def test_a_guide_may_read_the_plan_but_not_apply_it(client: TestClient) -> None:
     assert client.post(f"{URL}/apply", json={"moves": [move]}, headers=guide).status_code == 403
 
 
+def test_a_move_naming_a_node_by_whitespace_alone_is_refused_and_writes_nothing(
+    client: TestClient, chain: Engine
+) -> None:
+    move = next(iter(client.get(URL).json()["moves"]))
+    for blank in (" ", "\u0085", "\t"):
+        sent = {k: move[k] for k in ("basis", "sku", "destination", "quantity")} | {"source": blank}
+        refused = client.post(f"{URL}/apply", json={"moves": [sent]})
+        assert refused.status_code == 422, refused.text
+    assert _transfers(chain) == 0
+
+
 def test_a_plan_needs_a_caller(chain: Engine) -> None:
     anonymous = TestClient(create_app(chain, background=False))
     assert anonymous.get(URL).status_code == 401

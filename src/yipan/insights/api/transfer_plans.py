@@ -131,7 +131,9 @@ class TransferPlanOut(BaseModel):
 
 
 class ApplyMoveIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Stripped as the transfer it becomes is (`inventory.schemas.TransferIn`): a code that is only
+    # whitespace is refused here, not by the transfer after the request was accepted.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     basis: str = Field(min_length=1, max_length=64, pattern=r"^[0-9a-f]+$")
     sku: str = Field(min_length=1, max_length=64)
