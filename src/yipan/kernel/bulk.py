@@ -22,7 +22,7 @@ from typing import Any
 
 import psycopg
 from sqlalchemy import JSON, DateTime, Table
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 CHUNK = 20_000
@@ -103,9 +103,12 @@ def _copy(
                     copy.write_row(values)
                 else:
                     copy.write_row(row)
+    # As SQLAlchemy reports them for every other statement, so callers catch one error: a row
+    # refused, or the transaction made to give way to a concurrent one.
     except psycopg.errors.IntegrityError as refused:
-        # As SQLAlchemy reports it for every other statement, so callers catch one error.
         raise IntegrityError(statement, None, refused) from refused
+    except psycopg.errors.OperationalError as given_way:
+        raise OperationalError(statement, None, given_way) from given_way
 
 
 def append_rows(

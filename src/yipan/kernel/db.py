@@ -8,15 +8,18 @@ plain `BEGIN`. PostgreSQL goes through psycopg 3.
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from psycopg import RawCursor
+from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     JSON,
@@ -42,6 +45,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -61,6 +65,9 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
 
 READONLY = "yipan_readonly"
+# What PostgreSQL raises when it makes a transaction give way to a concurrent one.
+_GIVE_WAY = (SerializationFailure, DeadlockDetected)
+Done = TypeVar("Done")
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -156,13 +163,19 @@ def notify_after_commit(session: Session) -> None:
 
 
 @contextmanager
-def unit_of_work(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
+def unit_of_work(
+    engine: Engine, *, readonly: bool = False, serializable: bool = False
+) -> Iterator[Session]:
     """One business transaction: commit when the block ends cleanly, roll back on any error.
 
     Service functions receive the session and never commit; the caller at the edge (API route,
-    CLI command, worker) owns the unit of work.
+    CLI command, worker) owns the unit of work. `serializable` runs it at PostgreSQL's
+    SERIALIZABLE isolation (see `serializable_work`); SQLite's writers are serial already.
     """
-    bind = engine.execution_options(**{READONLY: True}) if readonly else engine
+    options: dict[str, Any] = {READONLY: True} if readonly else {}
+    if serializable and engine.dialect.name == "postgresql":
+        options["isolation_level"] = "SERIALIZABLE"
+    bind = engine.execution_options(**options) if options else engine
     session = Session(bind=bind, expire_on_commit=False, autoflush=False)
     try:
         yield session
@@ -179,6 +192,30 @@ def unit_of_work(engine: Engine, *, readonly: bool = False) -> Iterator[Session]
     if notify and not readonly:
         for listener in list(_commit_listeners.get(engine, ())):
             listener()
+
+
+def serializable_work(
+    engine: Engine, work: Callable[[Session], Done], *, attempts: int = 10
+) -> Done:
+    """`work` in a unit of work that ends as if it had run alone, tried up to `attempts` times.
+
+    For a use case that decides from what it reads whether to write at all (no row to lock, no
+    constraint to catch it): two at once could each read "nothing there" and each write. At
+    SERIALIZABLE isolation PostgreSQL refuses one of them (a serialization failure, or a
+    deadlock) and nothing of it is kept; it is run again here, after a random pause that grows
+    with each attempt (up to 0.16 s), and then sees the other's rows. Each round at least one of
+    the contenders commits, so n at once need at most n attempts; the last refusal is raised
+    (the API answers 409 RETRY).
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            with unit_of_work(engine, serializable=True) as session:
+                return work(session)
+        except OperationalError as exc:
+            if attempt == attempts or not isinstance(exc.orig, _GIVE_WAY):
+                raise
+        time.sleep(random.uniform(0.0, 0.005 * 2 ** min(attempt, 5)))
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from yipan import data_scope as scoped
 from yipan.auth.api import allowed, require
 from yipan.auth.domain import Principal
-from yipan.kernel.db import unit_of_work
+from yipan.kernel.db import serializable_work, unit_of_work
 from yipan.kernel.web import ERROR_RESPONSES, BeforeId, EngineDep, IdPath
 from yipan.members.errors import UnknownMember
 from yipan.members.schemas import (
@@ -55,9 +55,11 @@ def tier_ladder() -> list[MemberTierStep]:
 
 @router.post("/records", dependencies=allowed("members.write"))
 def ingest_records(batch: RecordBatchIn, engine: EngineDep) -> IngestReport:
-    """Take in source records; each joins, merges or starts a member. Replays change nothing."""
-    with unit_of_work(engine) as session:
-        return ingest.ingest_records(session, batch.records)
+    """Take in source records; each joins, merges or starts a member. Replays change nothing.
+
+    Two tills sending the same new customer at once end with one member: the ingest runs as if
+    alone (`serializable_work`), the one made to give way is run again and joins the other's."""
+    return serializable_work(engine, lambda session: ingest.ingest_records(session, batch.records))
 
 
 async def _raw_body(request: Request) -> bytes:
@@ -84,9 +86,10 @@ def import_records(
     fmt: Annotated[ImportFormat, Query(alias="format")] = "csv",
 ) -> MemberImportReport:
     """Import a file of source records: bad rows are reported by number, good rows kept."""
-    rows = importing.read_rows(body, fmt)
-    with unit_of_work(engine) as session:
-        return importing.import_records(session, rows, source=source)
+    rows = list(importing.read_rows(body, fmt))
+    return serializable_work(
+        engine, lambda session: importing.import_records(session, rows, source=source)
+    )
 
 
 @router.get("")
