@@ -203,9 +203,9 @@ def serializable_work(
     constraint to catch it): two at once could each read "nothing there" and each write. At
     SERIALIZABLE isolation PostgreSQL refuses one of them (a serialization failure, or a
     deadlock) and nothing of it is kept; it is run again here, after a random pause that grows
-    with each attempt (up to 0.16 s), and then sees the other's rows. Each round at least one of
-    the contenders commits, so n at once need at most n attempts; the last refusal is raised
-    (the API answers 409 RETRY).
+    with each attempt (up to 0.16 s), and then sees the other's rows. A transaction run again is
+    not refused for the conflict it lost (PostgreSQL's "safe retry"), so contenders finish one
+    after another; the last refusal is raised (the API answers 409 RETRY).
     """
     for attempt in range(1, attempts + 1):
         try:
