@@ -593,7 +593,7 @@ def _final_members(engine: Engine) -> dict[tuple[str, str], int]:
     return found
 
 
-def _open_reviews(engine: Engine) -> int:
+def _reviews_raised(engine: Engine) -> int:
     with unit_of_work(engine, readonly=True) as session:
         return session.scalar(select(func.count()).select_from(Review)) or 0
 
@@ -642,7 +642,7 @@ def identity(
     log(
         f"{name}: ingested {data.total:,} records in {seconds:.1f}s ({data.total / seconds:,.0f}/s)"
     )
-    reviews = _open_reviews(engine)
+    reviews = _reviews_raised(engine)
     found = _final_members(engine)
     missing = [k for k in data.truth if k not in found]
     if missing:
