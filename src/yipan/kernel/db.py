@@ -172,10 +172,11 @@ def unit_of_work(
     CLI command, worker) owns the unit of work. `serializable` runs it at PostgreSQL's
     SERIALIZABLE isolation (see `serializable_work`); SQLite's writers are serial already.
     """
-    options: dict[str, Any] = {READONLY: True} if readonly else {}
+    bind = engine
+    if readonly:
+        bind = bind.execution_options(**{READONLY: True})
     if serializable and engine.dialect.name == "postgresql":
-        options["isolation_level"] = "SERIALIZABLE"
-    bind = engine.execution_options(**options) if options else engine
+        bind = bind.execution_options(isolation_level="SERIALIZABLE")
     session = Session(bind=bind, expire_on_commit=False, autoflush=False)
     try:
         yield session
@@ -207,15 +208,16 @@ def serializable_work(
     not refused for the conflict it lost (PostgreSQL's "safe retry"), so contenders finish one
     after another; the last refusal is raised (the API answers 409 RETRY).
     """
-    for attempt in range(1, attempts + 1):
+    for attempt in range(1, attempts):
         try:
             with unit_of_work(engine, serializable=True) as session:
                 return work(session)
         except OperationalError as exc:
-            if attempt == attempts or not isinstance(exc.orig, _GIVE_WAY):
+            if not isinstance(exc.orig, _GIVE_WAY):
                 raise
         time.sleep(random.uniform(0.0, 0.005 * 2 ** min(attempt, 5)))
-    raise AssertionError("unreachable")  # the loop returns or raises
+    with unit_of_work(engine, serializable=True) as session:
+        return work(session)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
@@ -238,15 +238,16 @@ def normalise_name(raw: str, policy: MatchPolicy = DEFAULT_POLICY) -> str:
 
 
 def strong_keys(
-    record: SourceRecord, policy: MatchPolicy = DEFAULT_POLICY
+    identities: Iterable[tuple[IdentityKind, str]], policy: MatchPolicy = DEFAULT_POLICY
 ) -> tuple[IdentifierKey, ...]:
-    """The identifiers by which `record` joins others: strong kinds, status OK, sorted."""
+    """The identifiers by which a record with these (kind, value as sent) joins others: strong
+    kinds, status OK, each once, sorted."""
     keys = set()
-    for identity in record.identities:
-        if identity.kind in policy.strong_kinds:
-            value, status = classify(identity.kind, identity.value, policy)
+    for kind, raw in identities:
+        if kind in policy.strong_kinds:
+            value, status = classify(kind, raw, policy)
             if status is IdentityStatus.OK:
-                keys.add(IdentifierKey(identity.kind, value))
+                keys.add(IdentifierKey(kind, value))
     return tuple(sorted(keys))
 
 

@@ -52,8 +52,6 @@ from yipan.members.service import store
 from yipan.members.service.ingest import ingest_records
 from yipan.members.service.pii import vault
 
-_STRONG = ids.DEFAULT_POLICY.strong_kinds
-_OK = ids.IdentityStatus.OK
 # What a worker process sends back: a chunk committed with its outcomes, a failure, the end.
 _CHUNK, _FAILED, _END = "chunk", "failed", "end"
 _STOPPED = "stopped by an interrupt"
@@ -106,20 +104,12 @@ def ingest_in_parallel(
 def links(session: Session, records: Sequence[SourceRecordIn]) -> list[list[Hashable]]:
     """What ties each record to others: its strong identifiers (kind, normalised value) and the
     stored members those, or the record itself if stored before, already belong to."""
-    keys: list[list[tuple[str, str]]] = []
-    for record in records:
-        own: list[tuple[str, str]] = []
-        for identity in record.identities:
-            if identity.kind in _STRONG:
-                value, status = ids.classify(identity.kind, identity.value)
-                if status is _OK:
-                    own.append((identity.kind.value, value))
-        keys.append(own)
+    keys = [ids.strong_keys((i.kind, i.value) for i in record.identities) for record in records]
     if session.scalar(select(SourceRecord.id).limit(1)) is None:
         return [list(own) for own in keys]  # nothing stored: only the batch's own links count
     box = vault()
-    by_hash = {box.lookup_hash(kind, value): (kind, value) for own in keys for kind, value in own}
-    holders: dict[tuple[str, str], list[int]] = {}
+    by_hash = {box.lookup_hash(key.kind.value, key.value): key for own in keys for key in own}
+    holders: dict[ids.IdentifierKey, list[int]] = {}
     for condition in among(session, Identity.value_hash, sorted(by_hash)):
         for value_hash, member_id in session.execute(
             select(Identity.value_hash, Identity.member_id)
