@@ -77,6 +77,15 @@ def vacuum_analyze(engine: Engine) -> None:
         conn.execute(text("VACUUM ANALYZE"))
 
 
+def analyze(engine: Engine, tables: Sequence[str]) -> None:
+    """On PostgreSQL, autovacuum's other half for `tables`: new statistics, so that statements
+    are planned again for tables that have grown since. A no-op on SQLite."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"ANALYZE {', '.join(tables)}"))
+
+
 def fresh_sqlite(directory: Path) -> Engine:
     path = directory / "bench.db"
     for suffix in ("", "-wal", "-shm"):
