@@ -24,6 +24,7 @@ from yipan.console import router as console_router
 from yipan.events.api import router as events_router
 from yipan.insights.api import router as insights_router
 from yipan.inventory.api import router as inventory_router
+from yipan.kernel.collector import freeze_startup_objects, thaw_startup_objects
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import make_engine
 from yipan.kernel.periodic import PeriodicJob
@@ -83,7 +84,11 @@ def create_app(engine: Engine | None = None, *, background: bool = True) -> Fast
             jobs.start()
         if trail_writer:
             trail_writer.start()
+        if background:  # a serving process; the tests' apps, one per test, are left alone
+            freeze_startup_objects()
         yield
+        if background:
+            thaw_startup_objects()
         if trail_writer:
             trail_writer.stop()
         trail.flush()

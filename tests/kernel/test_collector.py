@@ -1,4 +1,5 @@
-"""collector_paused: off inside, and afterwards exactly as it was — even when the block fails."""
+"""collector_paused: off inside, and afterwards exactly as it was — even when the block fails.
+A serving app: what it started with frozen out of collections while it serves."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import gc
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from yipan.app import create_app
 from yipan.kernel.collector import collector_paused
 
 
@@ -47,3 +51,30 @@ def test_a_collector_that_was_off_stays_off() -> None:
     with collector_paused():
         pass
     assert not gc.isenabled()
+
+
+def tracked(obj: object) -> bool:
+    """Whether the collector would walk `obj` (frozen objects are in none of its generations)."""
+    return any(o is obj for o in gc.get_objects())
+
+
+def test_a_serving_app_keeps_what_it_started_with_out_of_collections(
+    sqlite_engine: Engine,
+) -> None:
+    app = create_app(sqlite_engine)  # as `uvicorn --factory` makes it: background jobs on
+    with TestClient(app) as client:
+        assert client.get("/health").status_code == 200
+        assert gc.get_freeze_count() > 0
+        assert not tracked(app)
+        assert not tracked(app.router.routes[0])
+    assert gc.get_freeze_count() == 0
+    assert tracked(app)
+
+
+def test_an_app_without_background_jobs_leaves_the_collector_alone(
+    sqlite_engine: Engine,
+) -> None:
+    app = create_app(sqlite_engine, background=False)
+    with TestClient(app):
+        assert gc.get_freeze_count() == 0
+        assert tracked(app)
