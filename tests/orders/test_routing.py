@@ -445,3 +445,36 @@ def test_routing_does_not_depend_on_node_order(
     assert route(lines, nodes, HOME, policy, exclude=exclude) == route(
         lines, list(reversed(nodes)), HOME, policy, exclude=exclude
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(nodes_st, lines_st, policy_st)
+def test_every_plan_of_one_node_serving_the_whole_order_is_scored_by_the_policys_formula(
+    nodes: list[NodeOption], lines: list[Line], policy: RoutingPolicy
+) -> None:
+    decision = route(lines, nodes, HOME, policy)
+    by_code = {n.code: n for n in nodes}
+    wanted = demand(lines)
+    whole = [
+        p
+        for g in decision.explanation
+        for p in g.plans
+        if len(p.nodes) == 1 and len(p.allocations) == len(lines)
+    ]
+    for plan in whole:
+        n = by_code[plan.nodes[0]]
+        assert all(n.available(sku) >= qty for sku, qty in wanted.items())
+        health = sum(
+            1 / (1 + max(0.0, (n.available(sku) - qty) / max(1, n.reorder_point.get(sku, 0))))
+            for sku, qty in wanted.items()
+        )
+        b = plan.breakdown
+        km = haversine_km(n.lat, n.lon, HOME.lat, HOME.lon)
+        assert b.distance == pytest.approx(policy.distance_weight * km)
+        assert b.handling == policy.handling_cost.get(n.type, 0.0)
+        assert b.split == 0
+        assert b.capacity == pytest.approx(policy.capacity_weight / max(1, n.capacity_left))
+        assert b.stock_health == pytest.approx(policy.stock_health_weight * health)
+        assert sorted((a.line_id, a.node, a.quantity) for a in plan.allocations) == sorted(
+            (ln.line_id, n.code, ln.quantity) for ln in lines
+        )

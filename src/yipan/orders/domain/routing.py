@@ -344,6 +344,29 @@ def _score(
     return PlanScore(tuple(used), tuple(allocations), breakdown)
 
 
+def _single_node_plan(
+    node: NodeOption,
+    lines: Sequence[Line],
+    wanted: Sequence[tuple[str, int]],
+    distance: float,
+    policy: RoutingPolicy,
+) -> PlanScore:
+    """What `_score` makes of `node` serving every line alone, without its bookkeeping for
+    plans over several nodes: every order scores each node that could serve it whole this way.
+    `wanted` is the demand in SKU order, the order `_score` adds the stock-health terms in."""
+    dist, handling, capacity = _node_fixed(node, distance, policy)
+    health = sum(_health(node, sku, node.available(sku) - qty) for sku, qty in wanted)
+    breakdown = ScoreBreakdown(
+        distance=dist,
+        handling=handling,
+        split=0.0,
+        capacity=capacity,
+        stock_health=policy.stock_health_weight * health,
+    )
+    allocations = tuple(Allocation(ln.line_id, node.code, ln.quantity) for ln in lines)
+    return PlanScore((node.code,), allocations, breakdown)
+
+
 def _route_delivery(
     method: Method,
     lines: list[Line],
@@ -361,7 +384,7 @@ def _route_delivery(
             or _method_rejection(method, node, distances[node.code], policy)
             or _capacity_rejection(node)
         )
-        if reason is None and not any(node.available(sku) > 0 for sku in demand):
+        if reason is None and not any(node.atp.get(sku, 0) > 0 for sku in demand):
             reason = NodeRejection(node.code, Rejection.NO_STOCK, "no ATP for any line")
         if reason is None:
             candidates.append(node)
@@ -372,16 +395,11 @@ def _route_delivery(
     line_ids = tuple(line.line_id for line in lines)
     promise = policy.local_promise_hours if method is not Method.SHIP else None
 
+    wanted = sorted(demand.items())
     singles = [
-        _score(
-            [Allocation(ln.line_id, n.code, ln.quantity) for ln in lines],
-            sku_of,
-            by_code,
-            distances,
-            policy,
-        )
+        _single_node_plan(n, lines, wanted, distances[n.code], policy)
         for n in candidates
-        if all(n.available(sku) >= qty for sku, qty in demand.items())
+        if all(n.atp.get(sku, 0) >= qty for sku, qty in wanted)
     ]
     singles.sort(key=lambda p: (p.total, p.nodes))
     plans: list[PlanScore] = list(singles)
