@@ -167,14 +167,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(url: str, *, workers: int = 1, port: int | None = None) -> Iterator[tuple[int, int]]:
+def api_server(
+    url: str, *, workers: int = 1, port: int | None = None, pythonpath: str | None = None
+) -> Iterator[tuple[int, int]]:
     """Serve the API from its own uvicorn processes on YIPAN_DATABASE_URL=`url`; yields (port,
-    pid of the server) once /health answers. Access logs are off: they would be measured too."""
+    pid of the server) once /health answers. Access logs are off: they would be measured too.
+    `pythonpath` goes first on the server's PYTHONPATH (another checkout's `src`, say)."""
     port = port or free_port()
     command = [sys.executable, "-m", "uvicorn", "yipan.app:create_app", "--factory"]
     command += ["--port", str(port), "--workers", str(workers)]
     command += ["--log-level", "warning", "--no-access-log"]
-    server = subprocess.Popen(command, env={**os.environ, "YIPAN_DATABASE_URL": url})
+    env = {**os.environ, "YIPAN_DATABASE_URL": url}
+    if pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
+    server = subprocess.Popen(command, env=env)
     try:
         deadline = time.monotonic() + 60
         while True:
