@@ -396,6 +396,7 @@ def _route_delivery(
     promise = policy.local_promise_hours if method is not Method.SHIP else None
 
     wanted = sorted(demand.items())
+    # `atp >= qty` (qty > 0) is `available(sku) >= qty` without a call per node and SKU.
     singles = [
         _single_node_plan(n, lines, wanted, distances[n.code], policy)
         for n in candidates
