@@ -62,28 +62,28 @@ def deliver_backlog(engine: Engine) -> DeliveryReport:
     alone are a few thousand events). On PostgreSQL the outbox is analysed first, as autovacuum
     would have done after that many inserts: without statistics the planner may read the queue
     in the wrong index."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("ANALYZE events_outbox"))
+    analyze(engine, ["events_outbox"])
     return deliver_pending(engine, InProcessRelay(event_registry()), batch_size=1000)
 
 
 def vacuum_analyze(engine: Engine) -> None:
     """On PostgreSQL, what autovacuum would have done by now: reclaim dead rows (a drained outbox
     leaves one per event) and gather the planner's statistics. A no-op on SQLite."""
-    if engine.dialect.name != "postgresql":
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
+    _maintain(engine, "VACUUM ANALYZE")
 
 
 def analyze(engine: Engine, tables: Sequence[str]) -> None:
     """On PostgreSQL, autovacuum's other half for `tables`: new statistics, so that statements
     are planned again for tables that have grown since. A no-op on SQLite."""
+    _maintain(engine, f"ANALYZE {', '.join(tables)}")
+
+
+def _maintain(engine: Engine, statement: str) -> None:
+    """Run a maintenance statement on PostgreSQL (outside a transaction, as it must be)."""
     if engine.dialect.name != "postgresql":
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f"ANALYZE {', '.join(tables)}"))
+        conn.execute(text(statement))
 
 
 def fresh_sqlite(directory: Path) -> Engine:
