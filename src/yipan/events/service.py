@@ -8,7 +8,6 @@ implement the same `deliver` by publishing (at least once; consumers dedupe on t
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
 from yipan.events.models import DEAD, DELIVERED, PENDING, OutboxEvent
+from yipan.kernel import jsontext
 from yipan.kernel.bulk import bulk_insert
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.db import among, notify_after_commit, unit_of_work
@@ -106,7 +106,7 @@ def event_params(event: DomainEvent) -> dict[str, Any]:
         "event_name": event.name,
         "event_aggregate_type": event.aggregate,
         "event_aggregate_id": event.aggregate_id(),
-        "event_payload": json.dumps(event.payload()),
+        "event_payload": jsontext.dumps(event.payload()),
     }
 
 

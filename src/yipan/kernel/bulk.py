@@ -15,7 +15,6 @@ ways read back exactly as rows written through the ORM.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,8 @@ import psycopg
 from sqlalchemy import JSON, DateTime, Table
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+
+from yipan.kernel import jsontext
 
 CHUNK = 20_000
 
@@ -67,7 +68,7 @@ def _postgresql_text(value: datetime) -> str:
 
 
 def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False)
+    return None if value is None else jsontext.dumps(value)
 
 
 def _converters(

@@ -50,6 +50,7 @@ from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+from yipan.kernel import jsontext
 from yipan.kernel.clock import as_utc
 
 NAMING_CONVENTION = {
@@ -106,11 +107,27 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=False,
+        **_JSON_CODEC,
+    )
+
+
+# JSON columns written and read through pydantic-core's codec (`kernel.jsontext`); on PostgreSQL
+# psycopg then uses it too, for the JSON that statements run through `fetch_plain` return.
+_JSON_CODEC: dict[str, Any] = {
+    "json_serializer": jsontext.dumps,
+    "json_deserializer": jsontext.loads,
+}
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 60}, **_JSON_CODEC
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

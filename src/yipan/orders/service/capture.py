@@ -10,7 +10,6 @@ event — is written in the same transaction, so a refusal anywhere leaves nothi
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC
@@ -27,6 +26,7 @@ from yipan.inventory.domain import MovementKind
 from yipan.inventory.schemas import MovementIn
 from yipan.inventory.service import movements
 from yipan.inventory.service import nodes as inventory_nodes
+from yipan.kernel import jsontext
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.db import fetch_plain, insert_unless_taken
 from yipan.kernel.money import allocate_discount
@@ -449,7 +449,7 @@ def _taken_before(session: Session, channel: str, external_id: str, digest: str)
 
 
 def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    return None if value is None else jsontext.dumps(value)
 
 
 def _line_rows(

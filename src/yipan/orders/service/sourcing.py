@@ -12,7 +12,6 @@ every order would cost more than the routing, so each process keeps the counts f
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import weakref
@@ -35,6 +34,7 @@ from yipan.inventory.errors import InsufficientStock
 from yipan.inventory.service import atp as inventory_atp
 from yipan.inventory.service import nodes as inventory_nodes
 from yipan.inventory.service import reservations
+from yipan.kernel import jsontext
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import fetch_plain
 from yipan.orders.domain.fulfilment import KIND_FOR_METHOD, State, allowed_actions
@@ -525,8 +525,8 @@ def _allocate_and_hold(
     node_ids = inventory_nodes.node_ids(session, {p.node for p in parcels})
     params: dict[str, Any] = {
         **decision,
-        "explanation": json.dumps(decision["explanation"]),
-        "parcels": json.dumps(
+        "explanation": jsontext.dumps(decision["explanation"]),
+        "parcels": jsontext.dumps(
             [
                 {
                     "no": no,
@@ -538,7 +538,7 @@ def _allocate_and_hold(
                 for no, p in enumerate(parcels)
             ]
         ),
-        "parts": json.dumps(
+        "parts": jsontext.dumps(
             [
                 {
                     "parcel": no,
