@@ -289,6 +289,17 @@ def test_fresh_holds_for_several_lines_are_taken_together_or_not_at_all(pool: En
     assert all(p["reservation_id"] > 0 for p in payloads)
 
 
+def test_fresh_holds_that_touch_an_inactive_node_are_refused_whole(pool: Engine) -> None:
+    # The node closed after the caller read it as active: its stock must not be promised.
+    factories.node(pool, "WH-1", type="warehouse", lat=31.3, lon=120.6, active=False)
+    holds = [("fl:1", "TEE", "ST-1", 1), ("fl:2", "TEE", "WH-1", 1)]
+    with pytest.raises(NodeInactive), unit_of_work(pool) as session:
+        reservations.hold_new(session, "online", holds)
+    assert (level(pool, "TEE", "ST-1").reserved, level(pool, "TEE", "WH-1").reserved) == (0, 0)
+    assert reservation_count(pool) == 0
+    assert events_named(pool, "inventory.StockReserved") == 0
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
