@@ -200,7 +200,12 @@ def test_a_failing_chunk_stops_its_process_the_others_finish_and_a_rerun_complet
 
 
 _INTERRUPTIBLE = """
+import signal
 import sys
+# As a terminal's Python has it: Ctrl-C raises KeyboardInterrupt. A test run started in the
+# background by a non-interactive shell (`make test &`) hands its children SIGINT ignored, and
+# Python then leaves it ignored.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from yipan.members.errors import IngestInterrupted
 from yipan.members.schemas import IdentityIn, SourceRecordIn
 from yipan.members.service import parallel
