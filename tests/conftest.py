@@ -16,6 +16,13 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `slow` first, the rest in their usual order: pytest-xdist hands tests to its
+    workers in this order, and a test of half a minute left for the end keeps one worker busy
+    while the others have nothing left to do."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(autouse=True)
 def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
     monkeypatch.setattr(passwords, "_hasher", CHEAP_HASHER)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import Engine, select
 
 from tests.access import api_key, bearer
@@ -21,6 +22,9 @@ from yipan.auth.domain import Principal, Role
 from yipan.auth.models import ApiKey
 from yipan.auth.service import keys
 from yipan.kernel.db import unit_of_work
+
+# Several seconds each: run first, so no worker is left with it at the end (tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 # Room for a request on a busy machine after the memory runs out; not a measure of speed.
 SLACK_SECONDS = 10.0

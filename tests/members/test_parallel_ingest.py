@@ -230,6 +230,7 @@ print("finished", flush=True)
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_an_interrupt_stops_every_process_keeps_whole_chunks_and_says_how_many(
     pg_engine: Engine,
 ) -> None:

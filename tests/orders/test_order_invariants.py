@@ -15,6 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -31,6 +32,9 @@ from yipan.orders.domain.fulfilment import Action, Kind, State, allowed_actions
 from yipan.orders.models import Fulfilment, FulfilmentLine, OrderLine
 from yipan.orders.schemas import ActionIn, CancelIn, OrderIn, RejectIn, ReturnIn
 from yipan.orders.service import capture, lifecycle, returns
+
+# Several seconds each: run first, so no worker is left with it at the end (tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 ADDRESSES = [world.LUJIAZUI, world.PEOPLES_SQUARE, world.BEIJING]
 

@@ -385,6 +385,7 @@ def single_node_feasible(
     ]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(nodes_st, lines_st, policy_st, exclude_st)
 def test_plans_respect_atp_eligibility_and_cover_lines_exactly(
@@ -447,6 +448,7 @@ def test_routing_does_not_depend_on_node_order(
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(nodes_st, lines_st, policy_st)
 def test_every_plan_of_one_node_serving_the_whole_order_is_scored_by_the_policys_formula(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from random import Random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -39,6 +40,9 @@ from yipan.promotions.domain.promotions import (
     ThresholdReduction,
 )
 from yipan.promotions.domain.scope import Scope
+
+# Several seconds each: run first, so no worker is left with it at the end (tests/conftest.py).
+pytestmark = pytest.mark.slow
 
 SKUS = ("A", "B", "C", "D")
 CATEGORY = {"A": "tea", "B": "tea", "C": "cups", "D": "snacks"}
