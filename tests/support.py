@@ -75,11 +75,16 @@ def fresh_sqlite(template: Path, target: Path) -> str:
 
 
 _pg_migrated = False
+_emptying: tuple[str, str] | None = None  # (which tables hold rows, restart every sequence)
 
 
 def fresh_postgres() -> str:
-    """Migrate the PostgreSQL test database once, then empty every table for each test."""
-    global _pg_migrated
+    """Migrate the PostgreSQL test database once; then, for each test, truncate the tables that
+    hold rows and restart every sequence.
+
+    Truncating all ~60 tables took ~260 ms a test here, most of it PostgreSQL giving each table
+    new files; a test writes to a handful of them, and an empty table needs nothing."""
+    global _pg_migrated, _emptying
     url = require_postgres()
     engine = make_engine(url, pool_size=1)
     try:
@@ -89,12 +94,32 @@ def fresh_postgres() -> str:
                 conn.execute(text("CREATE SCHEMA public"))
             migrate.upgrade(engine)
             _pg_migrated = True
-        names = ", ".join(t.name for t in metadata.sorted_tables)
         with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            if _emptying is None:
+                _emptying = _emptying_statements(conn)
+            holding, restart = _emptying
+            names = ", ".join(conn.execute(text(holding)).scalars())
+            if names:
+                conn.execute(text(f"TRUNCATE {names} CASCADE"))
+            conn.execute(text(restart))
     finally:
         engine.dispose()
     return url
+
+
+def _emptying_statements(conn: Any) -> tuple[str, str]:
+    """One statement naming the tables that hold a row, one restarting every sequence where
+    it starts (what `TRUNCATE … RESTART IDENTITY` did for all of them)."""
+    holding = " UNION ALL ".join(
+        f"SELECT '{t.name}' WHERE EXISTS (SELECT FROM {t.name})" for t in metadata.sorted_tables
+    )
+    sequences = conn.execute(
+        text(
+            "SELECT format('setval(%L, %s, false)', schemaname || '.' || sequencename, "
+            "start_value) FROM pg_sequences WHERE schemaname = current_schema()"
+        )
+    ).scalars()
+    return holding, "SELECT " + ", ".join(sequences)
 
 
 def engine_for(url: str) -> Engine:
