@@ -6,7 +6,9 @@ for every record. The standard library's encoder takes ~95 µs for one explanati
 (already here under pydantic) ~25 µs and decodes about twice as fast. The text differs only in
 spacing and in how some floats are spelt (`1e-7` for `1e-07`), which JSON and both databases
 read as the same value; like `json.dumps`, NaN and the infinities come out as the non-standard
-`NaN` / `Infinity`, which PostgreSQL refuses, so callers must not send them.
+`NaN` / `Infinity`, which PostgreSQL refuses, so callers must not send them. Unlike it, it also
+writes what is not JSON at all (a datetime as ISO text, a set as a list), which reads back as
+text and lists: put JSON values in a document, not Python objects.
 
 Not for digests: a hash over JSON text (an order's replay key, a record's payload) must keep the
 exact spelling it was first computed with, so those stay with the standard library.
