@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from yipan.kernel import migrate
@@ -107,7 +107,7 @@ def fresh_postgres() -> str:
     return url
 
 
-def _emptying_statements(conn: Any) -> tuple[str, str]:
+def _emptying_statements(conn: Connection) -> tuple[str, str]:
     """One statement naming the tables that hold a row, one restarting every sequence where
     it starts (what `TRUNCATE … RESTART IDENTITY` did for all of them)."""
     holding = " UNION ALL ".join(
