@@ -33,11 +33,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from numpy.typing import NDArray
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -203,6 +205,10 @@ def impute(demand: Demand) -> FloatArray:
 def _long(ids: Sequence[int], y: FloatArray, start: NDArray[np.int64]) -> pd.DataFrame:
     """Rows i of y from their start as statsforecast's long frame; ds is the column number (an
     integer time index, freq 1)."""
+    # Imported when forecasting, as statsforecast is: pandas takes ~0.3 s to load, which every
+    # API worker and CLI command importing this module would otherwise pay.
+    import pandas as pd
+
     t = y.shape[1]
     begins = [int(start[i]) for i in ids]
     lengths = [t - b for b in begins]

@@ -49,9 +49,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize  # type: ignore[import-untyped]
 from scipy.special import digamma, expit, gammaln, hyp2f1  # type: ignore[import-untyped]
-from scipy.stats import nbinom  # type: ignore[import-untyped]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -273,6 +271,11 @@ def _maximise(
         ll, gradient = ll_and_gradient(log_params)
         return -ll / customers, -gradient / customers
 
+    # Imported when a model is fitted: scipy.optimize and scipy.stats take about a second to
+    # load, which every process that imports the console (each API worker, the CLI) would
+    # otherwise pay for a model it does not fit.
+    from scipy.optimize import minimize  # type: ignore[import-untyped]
+
     found = minimize(
         objective,
         start,
@@ -399,6 +402,8 @@ def purchase_count_probability(params: BgNbd, k: int, t: ArrayLike) -> Floats:
     first t. NBD terms come from scipy's negative binomial (n = r, p = α/(α+t))."""
     if k < 0:
         raise ValueError("a purchase count is 0 or more")
+    from scipy.stats import nbinom  # type: ignore[import-untyped]  # loaded late: see _maximise
+
     horizon = np.asarray(t, dtype=np.float64)
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     p_nbd = alpha / (alpha + horizon)
