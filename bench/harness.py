@@ -25,7 +25,7 @@ from yipan.auth.schemas import ApiKeyIn
 from yipan.auth.service import keys
 from yipan.events.service import DeliveryReport, InProcessRelay, deliver_pending
 from yipan.kernel import migrate
-from yipan.kernel.db import make_engine, unit_of_work
+from yipan.kernel.db import analyze, make_engine, unit_of_work
 from yipan.wiring import event_registry
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/yipan_bench"
@@ -70,12 +70,6 @@ def vacuum_analyze(engine: Engine) -> None:
     """On PostgreSQL, what autovacuum would have done by now: reclaim dead rows (a drained outbox
     leaves one per event) and gather the planner's statistics. A no-op on SQLite."""
     _maintain(engine, "VACUUM ANALYZE")
-
-
-def analyze(engine: Engine, tables: Sequence[str]) -> None:
-    """On PostgreSQL, autovacuum's other half for `tables`: new statistics, so that statements
-    are planned again for tables that have grown since. A no-op on SQLite."""
-    _maintain(engine, f"ANALYZE {', '.join(tables)}")
 
 
 def _maintain(engine: Engine, statement: str) -> None:

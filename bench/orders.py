@@ -31,7 +31,6 @@ from sqlalchemy import Engine, func, select, text
 
 from bench.harness import (
     BackendCpu,
-    analyze,
     api_server,
     deliver_backlog,
     integration_key,
@@ -49,7 +48,7 @@ from yipan.demo.build import build_demo
 from yipan.inventory.models import Node, StockLevel
 from yipan.inventory.service import atp as inventory_atp
 from yipan.inventory.service import ledger, movements
-from yipan.kernel.db import unit_of_work
+from yipan.kernel.db import analyze, unit_of_work
 from yipan.orders.domain.routing import Destination, Line, Method, NodeOption, route
 from yipan.orders.service.sourcing import node_options, policy_for
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from typer.testing import CliRunner
 
 from tests import support
@@ -261,6 +261,39 @@ def test_an_interrupt_stops_every_process_keeps_whole_chunks_and_says_how_many(
     assert stored % 50 == 0  # whole chunks: each process's chunk in flight was rolled back
     with pytest.raises(ProcessLookupError):
         os.killpg(run.pid, 0)  # no process of the import is left
+
+
+@pytest.mark.postgres
+def test_an_import_gathers_the_planners_statistics_each_time_it_has_doubled_the_tables(
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Planned without statistics, the lookups of stored identities read the whole table once it
+    # is large (`python -m bench.people` shows it); autovacuum is off on the test server.
+    monkeypatch.setattr(parallel, "FIRST_ANALYSIS_AFTER", 50)
+    seen: list[int] = []  # the records PostgreSQL counted at each gathering
+    real_analyze = parallel.analyze
+
+    def analyze(engine: Engine, tables: Sequence[str]) -> None:
+        real_analyze(engine, tables)
+        seen.append(_known_rows(engine, "members_source_records"))
+
+    monkeypatch.setattr(parallel, "analyze", analyze)
+    records = _batch(5, 400)
+
+    parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=25)
+
+    # 17 chunks or more, and the statistics gathered after about 50, 100, 200 (and 400) records
+    assert 3 <= len(seen) <= 4
+    assert seen == sorted(set(seen))
+    assert seen[-1] >= 200
+    assert all(_known_rows(pg_engine, table) > 0 for table in parallel.GROWING_TABLES)
+
+
+def _known_rows(engine: Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.scalar(text("SELECT reltuples FROM pg_class WHERE relname = :t"), {"t": table})
+        )
 
 
 def test_workers_below_one_are_refused(sqlite_engine: Engine) -> None:

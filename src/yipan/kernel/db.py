@@ -38,6 +38,7 @@ from sqlalchemy import (
     event,
     func,
     select,
+    text,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -346,3 +347,13 @@ def among(
 
 def _array_element(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def analyze(engine: Engine, tables: Sequence[str]) -> None:
+    """Gather PostgreSQL's planner statistics for `tables` now, as autovacuum does when it comes
+    round; statements cached by any connection are planned again for them. A no-op on SQLite,
+    whose planner takes an index to be selective without statistics."""
+    if engine.dialect.name != "postgresql" or not tables:
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f"ANALYZE {', '.join(tables)}"))

@@ -15,6 +15,12 @@ The parts are found before the processes start and each process reads only the m
 can reach, so the split holds for the whole run as long as nothing else ingests records that
 link two parts at the same time.
 
+A large import grows the members tables faster than autovacuum comes round to them (and where
+it is off, it never does): planned on the statistics of a table a fraction of the size, or of
+none, the lookups of stored identities read the whole table for every chunk, so each chunk costs
+more than the last. The import gathers the statistics itself (`ANALYZE`) each time it has written
+as many records as the tables held at the last gathering, a handful of times for a million.
+
 The processes are forked, so they share the validated records without copying them. Where
 forking is not available (Windows, macOS' default) or the database is SQLite (one writer at a
 time), the same chunks are ingested one after another in this process. A chunk that fails stops
@@ -37,12 +43,12 @@ from dataclasses import dataclass
 from multiprocessing.context import ForkContext
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
 from yipan.kernel.clock import Clock
 from yipan.kernel.collector import collector_paused
-from yipan.kernel.db import among, make_engine, unit_of_work
+from yipan.kernel.db import among, analyze, make_engine, unit_of_work
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain.partition import parts
 from yipan.members.errors import IngestInterrupted, InvalidRecords
@@ -55,6 +61,13 @@ from yipan.members.service.pii import vault
 # What a worker process sends back: a chunk committed with its outcomes, a failure, the end.
 _CHUNK, _FAILED, _END = "chunk", "failed", "end"
 _STOPPED = "stopped by an interrupt"
+# The tables an ingest writes a row or more to for every record.
+GROWING_TABLES = ("members_members", "members_source_records", "members_identities")
+# Records written before statistics are first gathered, however small the tables were.
+FIRST_ANALYSIS_AFTER = 20_000
+_KNOWN_RECORDS = text(
+    "SELECT reltuples FROM pg_class WHERE oid = 'members_source_records'::regclass"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,19 +99,46 @@ def ingest_in_parallel(
             f"{source}:{record_id}" for (source, record_id), n in keys.items() if n > 1
         )
         raise InvalidRecords("a record appears more than once in the batch", records=repeated[:20])
-    tick = progress or (lambda _: None)
     if not records:
         return Counter()
     engine = make_engine(database_url, pool_size=1)
     try:
+        tick = _Statistics(engine).keeping_up(progress or (lambda _: None))
         forking = _fork_context()
         if workers == 1 or forking is None or engine.dialect.name != "postgresql":
             return _ingest_here(engine, records, chunk_size, clock, tick)
         with collector_paused(), unit_of_work(engine) as session:
             split = parts(links(session, records), workers)
+        engine.dispose()  # the processes forked next inherit no connection of this one
+        return _ingest_forked(forking, database_url, records, split, chunk_size, clock, tick)
     finally:
         engine.dispose()
-    return _ingest_forked(forking, database_url, records, split, chunk_size, clock, tick)
+
+
+class _Statistics:
+    """When an import gathers the planner's statistics of the tables it grows (PostgreSQL)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.written = 0  # records written since the last gathering
+        self.held = 0  # records the tables held then, as far as PostgreSQL knew
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                known = conn.scalar(_KNOWN_RECORDS)  # -1 for a table never analysed
+            self.held = max(0, int(known or 0))
+
+    def keeping_up(self, progress: Callable[[int], None]) -> Callable[[int], None]:
+        """`progress`, told of each committed chunk after the statistics are seen to."""
+
+        def committed(count: int) -> None:
+            self.written += count
+            if self.written >= max(FIRST_ANALYSIS_AFTER, self.held):
+                analyze(self.engine, GROWING_TABLES)
+                self.held += self.written
+                self.written = 0
+            progress(count)
+
+        return committed
 
 
 def links(session: Session, records: Sequence[SourceRecordIn]) -> list[list[Hashable]]:
