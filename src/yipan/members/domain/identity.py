@@ -534,7 +534,14 @@ class Decision:
     refused: tuple[RecordKey, ...]
     merges: tuple[MergeRecord, ...]
     reviews: tuple[ConflictReview, ...]
-    identities: tuple[IdentityRow, ...]
+    record: SourceRecord
+    policy: MatchPolicy = field(default=DEFAULT_POLICY, repr=False)
+
+    @property
+    def identities(self) -> tuple[IdentityRow, ...]:
+        """The record's identities as rows of its member. Worked out when asked: the bulk ingest,
+        which decides hundreds of thousands of records, classifies them once on its own."""
+        return identity_rows(self.record, self.member_key, self.policy)
 
 
 def decide(
@@ -574,7 +581,8 @@ def decide(
         refused=tuple(sorted(refused)),
         merges=tuple(resolver.merges),
         reviews=tuple(resolver.reviews),
-        identities=identity_rows(record, member_key, policy),
+        record=record,
+        policy=policy,
     )
 
 
