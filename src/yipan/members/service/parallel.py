@@ -93,6 +93,8 @@ def ingest_in_parallel(
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
+    if not records:
+        return Counter()
     forking = _fork_context()
     backend = make_url(normalise_url(database_url)).get_backend_name()
     if workers == 1 or forking is None or backend != "postgresql":
@@ -221,8 +223,6 @@ def _ingest_forked(
     clock: Clock | None,
     progress: Callable[[int], None] | None,
 ) -> Counter[Outcome]:
-    if not records:
-        return Counter()
     engine = make_engine(database_url, pool_size=1)
     try:
         tick = _Statistics(engine).keeping_up(progress)
