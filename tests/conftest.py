@@ -7,13 +7,24 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine
 
-from tests import support
+from tests import compiled, support
 from yipan.auth.service import passwords
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 # Argon2 at its production cost takes ~0.1 s a hash; the console's tests sign several users in
 # for every test, and the parameters are not what they test (the rehash test sets its own).
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    changed = compiled.stale()
+    if changed:
+        names = ", ".join(str(path.relative_to(compiled.ROOT)) for path in changed)
+        pytest.exit(
+            f"{names} changed after it was compiled, and the old compiled form is what would be "
+            "tested: run `make install` to compile it again",
+            returncode=2,
+        )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
