@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml requirements.lock setup.py $(COMPILED)
 	@test -n "$(PY)" || { echo "Yipan needs Python 3.11 or newer on the PATH"; exit 1; }
 	@echo "==> creating $(VENV) with $(PY)"
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@echo "==> installing pinned dependencies (requirements.lock), compiling the pricing engine"
+	@echo "==> installing pinned dependencies (requirements.lock), compiling the pricing engine and identity rules"
 	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -q \
 		-c requirements.lock -e '.[dev]'
 	@rm -f $(VENV)/.installed-*

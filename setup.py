@@ -1,7 +1,8 @@
-"""Build: the pricing engine compiled to C by mypyc; everything else stays pure Python.
+"""Build: the pricing engine and the identity rules compiled to C by mypyc; the rest stays Python.
 
-`price_cart` searches offer combinations in pure, fully typed domain code that runs in every
-checkout: compiled, the same source prices the slowest carts about twice as fast
+`price_cart` searches offer combinations, and a member import decides each record by the
+identity rules, in pure, fully typed domain code bound by the interpreter: compiled, the same
+source prices the slowest carts about twice as fast and takes ~8 % off an import's CPU
 (docs/architecture.md, docs/benchmarks.md). The compiled modules give the same results as their
 sources (tests/test_compiled.py), so where they cannot be built — no C compiler or no Python
 headers — the install warns and goes on with the sources; YIPAN_PURE_PYTHON=1 skips compiling.
@@ -23,6 +24,8 @@ COMPILED = [
     "src/yipan/promotions/domain/effects.py",
     "src/yipan/promotions/domain/search.py",
     "src/yipan/promotions/domain/pricing.py",
+    "src/yipan/members/domain/identifiers.py",
+    "src/yipan/members/domain/identity.py",
 ]
 
 
@@ -38,8 +41,8 @@ class BuildOrFallBack(build_ext):
                 Path(self.get_ext_fullpath(extension.name)).unlink(missing_ok=True)
             self.extensions = []
             print(
-                f"WARNING: the pricing engine was not compiled ({error}); Yipan runs it from "
-                "its Python sources, with the same results, about half as fast. Install a C "
+                f"WARNING: the pricing engine and identity rules were not compiled ({error}); "
+                "Yipan runs them from their Python sources, with the same results. Install a C "
                 "compiler and the Python headers (Debian: gcc python3-dev) and install again."
             )
 

@@ -27,6 +27,7 @@ def sources_only(path):
 sys.path_hooks.insert(0, sources_only)
 sys.path_importer_cache.clear()
 """
+# Each prints the file its engine was loaded from and what it made of the benchmark's inputs.
 _PRICE_BENCHMARK_CARTS = """
 import json, random
 from bench import people
@@ -37,7 +38,30 @@ rng = random.Random(7)
 shelf = people.make_shelf(rng)
 index = PromotionIndex(people.make_promotions(rng, shelf))
 carts = [people.make_cart(rng, shelf, index) for _ in range(300)]
-print(json.dumps({"file": search.__file__, "priced": [repr(price_cart(c)) for c in carts]}))
+print(json.dumps({"file": search.__file__, "made": [repr(price_cart(c)) for c in carts]}))
+"""
+_RESOLVE_BENCHMARK_PEOPLE = """
+import json
+from bench import people
+from yipan.members.domain import identifiers, identity
+data = people.generate(6000)
+records = [
+    identifiers.SourceRecord(
+        r["source"],
+        r["record_id"],
+        tuple(
+            identifiers.Identity(identifiers.IdentityKind(i["kind"]), i["value"], i.get("source"))
+            for i in r["identities"]
+        ),
+        r["name"],
+    )
+    for rows in data.records.values()
+    for r in rows
+]
+found = identity.resolve(records)
+made = [repr(found.members()), repr(found.merges), repr(found.reviews)]
+made += [repr(row) for row in found.identity_rows()]
+print(json.dumps({"file": identity.__file__, "made": made}))
 """
 
 
@@ -63,20 +87,26 @@ def test_a_source_changed_after_compiling_is_reported_stale() -> None:
     assert source not in compiled.stale()
 
 
-def test_the_sources_price_every_cart_as_the_compiled_engine_does() -> None:
-    """The benchmark's carts (200 promotions, 5 coupons each) priced by the compiled modules
-    and by their sources: the same lines, discounts, shares and reasons, to the fen."""
+@pytest.mark.parametrize(
+    "script",
+    [
+        pytest.param(_PRICE_BENCHMARK_CARTS, id="price_cart"),
+        pytest.param(_RESOLVE_BENCHMARK_PEOPLE, id="identity.resolve"),
+    ],
+)
+def test_the_sources_give_the_same_answers_as_the_compiled_modules(script: str) -> None:
+    """The benchmark's inputs — carts with 200 promotions and 5 coupons, people from three
+    systems — through the compiled modules and through their sources: the same prices, shares
+    and reasons to the fen, the same members, merges, reviews and identity rows."""
     compiled.require_compiled()
     env = {**os.environ, "PYTHONPATH": str(compiled.ROOT)}
     found = {}
-    for name, script in (
-        ("compiled", _PRICE_BENCHMARK_CARTS),
-        ("sources", _SOURCES_ONLY + _PRICE_BENCHMARK_CARTS),
-    ):
+    for name, code in (("compiled", script), ("sources", _SOURCES_ONLY + script)):
         done = subprocess.run(
-            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
         )
         found[name] = json.loads(done.stdout)
-    assert found["sources"]["file"].endswith("search.py")
+    assert found["sources"]["file"].endswith(".py")
     assert not found["compiled"]["file"].endswith(".py")
-    assert found["sources"]["priced"] == found["compiled"]["priced"]
+    assert len(found["compiled"]["made"]) >= 300
+    assert found["sources"]["made"] == found["compiled"]["made"]
