@@ -7,7 +7,7 @@ which is the API's and the console's business (roles and data scopes of the auth
 
 from __future__ import annotations
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from yipan.events import service as events
@@ -15,7 +15,7 @@ from yipan.kernel.clock import Clock, SystemClock
 from yipan.members.domain import identifiers as ids
 from yipan.members.errors import ErasedMember, InvalidLookup
 from yipan.members.events import ConsentChanged, MemberErased
-from yipan.members.models import Identity, Member, Merge, SourceRecord
+from yipan.members.models import Identity, Member, SourceRecord
 from yipan.members.schemas import (
     ConsentIn,
     ExportedIdentity,
@@ -96,18 +96,11 @@ def member_360(
         )
     absorbed = store.merged_into(session, member.id)
     all_ids = [member.id, *absorbed]
-    merges = list(
-        session.scalars(
-            select(Merge)
-            .where(or_(Merge.survivor_id.in_(all_ids), Merge.absorbed_id.in_(all_ids)))
-            .order_by(Merge.id)
-        )
-    )
     orders = orders_for_customers(session, [store.public_id(i) for i in all_ids], limit=order_limit)
     return Member360(
         profile=store.member_out(member, asked=member_id),
         identities=identities,
-        merges=store.merge_outs(session, merges),
+        merges=store.merges_of(session, all_ids),
         orders=[
             MemberOrder(member_id=placed_under, **summary.model_dump())
             for placed_under, summary in orders
@@ -132,14 +125,6 @@ def export_member(session: Session, member_id: str) -> MemberExport:
     for (record_id, _kind, _id), status in sorted(statuses.items(), key=lambda kv: kv[0][2]):
         by_record.setdefault(record_id, []).append(status)
     absorbed = store.merged_into(session, member.id)
-    all_ids = [member.id, *absorbed]
-    merges = list(
-        session.scalars(
-            select(Merge)
-            .where(or_(Merge.survivor_id.in_(all_ids), Merge.absorbed_id.in_(all_ids)))
-            .order_by(Merge.id)
-        )
-    )
     return MemberExport(
         member=store.member_out(member, asked=member_id),
         merged_ids=[store.public_id(i) for i in absorbed],
@@ -163,7 +148,7 @@ def export_member(session: Session, member_id: str) -> MemberExport:
             )
             for row, record in records
         ],
-        merges=store.merge_outs(session, merges),
+        merges=store.merges_of(session, [member.id, *absorbed]),
     )
 
 
