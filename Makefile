@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml requirements.lock setup.py $(COMPILED)
 	@echo "==> creating $(VENV) with $(PY)"
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	@echo "==> installing pinned dependencies (requirements.lock), compiling the pricing engine and identity rules"
+	@find src -name '*.so' -delete  # what a module dropped from setup.py's list left behind
 	@$(BIN)/python -m pip install --disable-pip-version-check --progress-bar on -q \
 		-c requirements.lock -e '.[dev]'
 	@rm -f $(VENV)/.installed-*

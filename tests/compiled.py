@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import importlib.machinery
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -42,14 +43,20 @@ def built_beside(source: Path) -> list[Path]:
     ]
 
 
-def stale() -> list[Path]:
-    """Sources changed after the compiled form beside them was built."""
-    return [
-        source
-        for source in compiled_sources()
-        for built in built_beside(source)
-        if source.stat().st_mtime > built.stat().st_mtime
-    ]
+def stale(src: Path = ROOT / "src", listed: Iterable[Path] | None = None) -> list[Path]:
+    """Sources under `src` whose compiled form beside them would run instead of them: built
+    before the source last changed, or left from a build whose list (`listed`, by default
+    setup.py's) no longer names the source."""
+    named = set(compiled_sources() if listed is None else listed)
+    found = set()
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        for built in src.rglob(f"*{suffix}"):
+            source = built.with_name(built.name.removesuffix(suffix) + ".py")
+            if source.exists() and (
+                source not in named or source.stat().st_mtime > built.stat().st_mtime
+            ):
+                found.add(source)
+    return sorted(found)
 
 
 def require_compiled() -> None:

@@ -21,8 +21,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if changed:
         names = ", ".join(str(path.relative_to(compiled.ROOT)) for path in changed)
         pytest.exit(
-            f"{names} changed after it was compiled, and the old compiled form is what would be "
-            "tested: run `make install` to compile it again",
+            f"{names}: the compiled form beside it is older than the source, or no longer in "
+            "setup.py's list, and it is what would be tested: run `make install` to compile "
+            "again",
             returncode=2,
         )
 

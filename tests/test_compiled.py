@@ -4,6 +4,7 @@ its sources do."""
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import json
 import os
 import subprocess
@@ -73,18 +74,25 @@ def test_the_compiled_form_is_what_is_imported(source: Path) -> None:
     assert module.__file__ in {str(path) for path in built}
 
 
-def test_a_source_changed_after_compiling_is_reported_stale() -> None:
+def test_nothing_compiled_here_is_stale() -> None:
     compiled.require_compiled()
-    source = compiled.compiled_sources()[0]
-    built = compiled.built_beside(source)[0]
-    before = built.stat()
-    assert source not in compiled.stale()
-    try:
-        os.utime(built, (before.st_atime, source.stat().st_mtime - 60))
-        assert compiled.stale() == [source]
-    finally:
-        os.utime(built, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert source not in compiled.stale()
+    assert compiled.stale() == []
+
+
+def test_compiled_forms_older_than_their_source_or_no_longer_listed_are_stale(
+    tmp_path: Path,
+) -> None:
+    suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
+    package = tmp_path / "pkg"
+    package.mkdir()
+    for name in ("fresh", "changed", "dropped", "plain"):
+        (package / f"{name}.py").write_text("")
+    for name in ("fresh", "changed", "dropped"):
+        (package / f"{name}{suffix}").write_bytes(b"")  # only names and ages are looked at
+    hour_ago = (package / "changed.py").stat().st_mtime - 3600
+    os.utime(package / f"changed{suffix}", (hour_ago, hour_ago))
+    listed = [package / "fresh.py", package / "changed.py"]
+    assert compiled.stale(tmp_path, listed) == [package / "changed.py", package / "dropped.py"]
 
 
 @pytest.mark.parametrize(
