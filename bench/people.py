@@ -89,6 +89,7 @@ from yipan.promotions.domain.promotions import (
     ThresholdReduction,
 )
 from yipan.promotions.domain.scope import ALL_GOODS, Scope
+from yipan.wiring import route_events
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/yipan_bench_people"
 PG_ENV = "YIPAN_BENCH_PEOPLE_DATABASE_URL"
@@ -622,6 +623,7 @@ def identity(
             last_log = time.perf_counter()
             log(f"{name}: {done:,} / {data.total:,} records, {done / (last_log - started):,.0f}/s")
 
+    route_events()  # as every `yipan` command does: events nobody listens for are done at once
     for system in SYSTEMS:
         # As `yipan members import` does for a file: every row validated as `SourceRecordIn`
         # (the garbage collector paused), then ingested by `workers` processes over parts of

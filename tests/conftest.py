@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from tests import compiled, support
 from yipan.auth.service import passwords
+from yipan.events import service as events
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 # Argon2 at its production cost takes ~0.1 s a hash; the console's tests sign several users in
@@ -39,6 +40,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def cheap_hashing(monkeypatch: pytest.MonkeyPatch) -> PasswordHasher:
     monkeypatch.setattr(passwords, "_hasher", CHEAP_HASHER)
     return CHEAP_HASHER
+
+
+@pytest.fixture(autouse=True)
+def events_recorded_pending() -> Iterator[None]:
+    """A CLI command run in-process tells the outbox the deployment's relay; the next test
+    starts again from recording every event pending."""
+    yield
+    events.deliver_through(None)
 
 
 @pytest.fixture(scope="session")

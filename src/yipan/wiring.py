@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from yipan.events import service as events
 from yipan.events.service import HandlerRegistry, InProcessRelay
 from yipan.events.worker import OutboxWorker
 from yipan.insights.service import forecasts
@@ -43,6 +44,18 @@ def event_registry() -> HandlerRegistry:
     for name in ("members.MembersMerged", "members.MemberUnmerged", "members.MemberErased"):
         registry.register(name, member_tags.on_members_changed)
     return registry
+
+
+def relay() -> InProcessRelay:
+    """Where this deployment's events go: the in-process handlers of `event_registry`. A relay to
+    an external bus (which wants every event) would be chosen here, for every process alike."""
+    return InProcessRelay(event_registry())
+
+
+def route_events() -> None:
+    """For a process of the deployment (API server, worker, CLI command): events that `relay`
+    does not want are recorded as delivered (see `yipan.events.service`)."""
+    events.deliver_through(relay())
 
 
 def sweep_expired_reservations(engine: Engine) -> int:
@@ -113,7 +126,7 @@ class Background:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.outbox = OutboxWorker(
             engine,
-            InProcessRelay(event_registry()),
+            relay(),
             poll_seconds=settings.outbox_poll_seconds,
             gather_seconds=settings.outbox_gather_seconds,
             max_attempts=settings.outbox_max_attempts,

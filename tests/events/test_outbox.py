@@ -12,7 +12,7 @@ from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
 from yipan.events.models import OutboxEvent
 from yipan.inventory.models import ChannelBuffer
 from yipan.kernel.clock import FakeClock
-from yipan.kernel.db import unit_of_work
+from yipan.kernel.db import on_commit, unit_of_work
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,3 +152,50 @@ def test_retry_delay_grows_and_is_capped() -> None:
     assert delays[:4] == [1, 2, 4, 8]
     assert max(delays) == 300
     assert delays == sorted(delays)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NobodyCares(ThingHappened):
+    name: ClassVar[str] = "test.NobodyCares"
+
+
+def test_once_the_relay_is_known_events_it_does_not_want_are_recorded_delivered(
+    engine: Engine,
+) -> None:
+    heard: list[str] = []
+    registry = events.HandlerRegistry()
+    registry.register(ThingHappened.name, lambda _s, m: heard.append(m.aggregate_id))
+    relay = events.InProcessRelay(registry)
+    wakes: list[int] = []
+    on_commit(engine, lambda: wakes.append(1))
+    events.deliver_through(relay)
+    clock = FakeClock()
+    with unit_of_work(engine) as session:  # more than a statement's worth: the bulk path too
+        events.record_many(session, [NobodyCares(thing=f"n{i}") for i in range(25)], clock=clock)
+    assert wakes == []  # nothing for the worker: it is not woken
+    with unit_of_work(engine) as session:
+        events.record_many(
+            session, [NobodyCares(thing="quiet"), ThingHappened(thing="loud")], clock=clock
+        )
+    assert wakes == [1]
+    with unit_of_work(engine, readonly=True) as session:
+        rows = session.execute(
+            select(OutboxEvent.name, OutboxEvent.status, OutboxEvent.delivered_at)
+        ).all()
+    assert sorted({(name, status) for name, status, _ in rows}) == [
+        (NobodyCares.name, "delivered"),
+        (ThingHappened.name, "pending"),
+    ]
+    assert all(at == clock.now() for name, _, at in rows if name == NobodyCares.name)
+
+    report = events.deliver_pending(engine, relay)
+    assert (report.delivered, heard) == (1, ["loud"])
+    assert statuses(engine) == {"delivered": 27}
+
+
+def test_until_told_the_relay_a_process_records_every_event_pending(engine: Engine) -> None:
+    emit(engine, "one")
+    events.deliver_through(events.InProcessRelay(events.HandlerRegistry()))
+    events.deliver_through(None)
+    emit(engine, "two")
+    assert statuses(engine) == {"pending": 2}

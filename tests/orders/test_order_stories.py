@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from tests.orders import world
 from tests.orders.world import BEIJING, JEANS, LUJIAZUI, PEOPLES_SQUARE, TEE, line, order, stock
+from yipan import wiring
+from yipan.events import service as events
+from yipan.events.models import OutboxEvent
 from yipan.events.service import recent_events
 from yipan.kernel.db import unit_of_work
 
@@ -518,3 +521,24 @@ def test_a_community_group_leader_order_comes_from_a_store_near_the_leader(
             ),
         )
         assert (far.status_code, far.json()["code"]) == (409, "OUT_OF_STOCK")
+
+
+def test_an_orders_events_that_nothing_listens_for_are_recorded_delivered(engine: Engine) -> None:
+    events.deliver_through(wiring.relay())  # as a serving process is told at start
+    two_lines = order("TM-Q", [line(), line(JEANS, price=39900)], address=LUJIAZUI)
+    with world.client(engine) as client:
+        placed = place(client, two_lines)["order"]
+        assert sum(len(f["lines"]) for f in placed["fulfilments"]) == 2
+    with unit_of_work(engine, readonly=True) as session:
+        written = session.execute(
+            select(OutboxEvent.name, OutboxEvent.status, OutboxEvent.delivered_at).where(
+                OutboxEvent.name.in_(["orders.OrderPlaced", "inventory.StockReserved"])
+            )
+        ).all()
+    assert sorted(name for name, _, _ in written) == [
+        "inventory.StockReserved",
+        "inventory.StockReserved",
+        "orders.OrderPlaced",
+    ]
+    assert {status for _, status, _ in written} == {"delivered"}
+    assert all(at is not None for _, _, at in written)

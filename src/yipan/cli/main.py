@@ -18,7 +18,7 @@ from yipan.cli import (
     tags_cmds,
     users_cmds,
 )
-from yipan.events.service import InProcessRelay, deliver_pending
+from yipan.events.service import deliver_pending
 from yipan.inventory.service import ledger
 from yipan.kernel import migrate
 from yipan.kernel.config import get_settings
@@ -26,7 +26,8 @@ from yipan.kernel.db import make_engine, unit_of_work
 from yipan.wiring import (
     Background,
     check_settings,
-    event_registry,
+    relay,
+    route_events,
     sweep_expired_reservations,
 )
 
@@ -37,6 +38,13 @@ app = typer.Typer(
 db = typer.Typer(help="Database schema.", no_args_is_help=True)
 inventory = typer.Typer(help="Inventory operations.", no_args_is_help=True)
 events = typer.Typer(help="The event outbox.", no_args_is_help=True)
+
+
+@app.callback()
+def _every_command() -> None:
+    route_events()
+
+
 app.add_typer(db, name="db")
 app.add_typer(inventory, name="inventory")
 app.add_typer(events, name="events")
@@ -132,7 +140,7 @@ def deliver() -> None:
     settings = get_settings()
     report = deliver_pending(
         make_engine(settings.database_url),
-        InProcessRelay(event_registry()),
+        relay(),
         max_attempts=settings.outbox_max_attempts,
     )
     console.print(f"delivered {report.delivered}, failed {report.failed}, dead {report.dead}")

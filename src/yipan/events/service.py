@@ -4,6 +4,14 @@ A relay is the port between the outbox and whoever consumes it. `InProcessRelay`
 registered in this process inside the same transaction that marks the event delivered, so an
 in-process handler sees each event exactly once. A relay to Redis Streams or NATS JetStream will
 implement the same `deliver` by publishing (at least once; consumers dedupe on the event id).
+
+An event that the deployment's relay does not want (no in-process handler listens for its name)
+is recorded as delivered at once, once the composition root has said which relay that is
+(`deliver_through`). The outbox still keeps it, as the history of what happened; but the worker
+has nothing to do for it, where it used to be woken after the commit, find it and mark it
+delivered in a transaction of its own: for an order, three events and a tenth of the server's
+and the database's work. Until a process is told, it records every event pending, and the worker
+(in whichever process runs it) marks the unheard ones delivered as before.
 """
 
 from __future__ import annotations
@@ -53,6 +61,28 @@ class Relay(Protocol):
         """Hand one message on; raise to have it retried later."""
 
 
+def _everything(_name: str) -> bool:
+    return True
+
+
+# Which event names the deployment's relay takes; see the module's docstring.
+_wanted: Callable[[str], bool] = _everything
+
+
+def deliver_through(relay: Relay | None) -> None:
+    """Record the events `relay` does not want as delivered from now on, in this process; None
+    goes back to recording every event pending. For the composition roots (`yipan.wiring`):
+    every process of a deployment must name the same relay."""
+    global _wanted
+    _wanted = relay.wants if relay is not None else _everything
+
+
+def status_for(name: str) -> str:
+    """The status an event of this name is recorded with: pending, or delivered when the
+    deployment's relay does not want it."""
+    return PENDING if _wanted(name) else DELIVERED
+
+
 def record(session: Session, event: DomainEvent, *, clock: Clock | None = None) -> None:
     """Add `event` to the outbox inside the caller's transaction."""
     record_many(session, [event], clock=clock)
@@ -64,20 +94,25 @@ def record_many(
     if not events:
         return
     now = (clock or SystemClock()).now()
-    rows = [
-        {
-            "name": e.name,
-            "aggregate_type": e.aggregate,
-            "aggregate_id": e.aggregate_id(),
-            "payload": e.payload(),
-            "occurred_at": now,
-            "status": PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-        }
-        for e in events
-    ]
-    notify_after_commit(session)
+    rows = []
+    statuses = []
+    for e in events:
+        status = status_for(e.name)
+        statuses.append(status)
+        rows.append(
+            {
+                "name": e.name,
+                "aggregate_type": e.aggregate,
+                "aggregate_id": e.aggregate_id(),
+                "payload": e.payload(),
+                "occurred_at": now,
+                "status": status,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "delivered_at": None if status == PENDING else now,
+            }
+        )
+    recorded_in_statement(session, *statuses)
     if len(rows) > _BULK_FROM:
         bulk_insert(session, _TABLE, rows)
     else:
@@ -89,14 +124,16 @@ def outbox_insert_from(source_sql: str) -> str:
 
     For the few hot paths (PostgreSQL) where a change and its event must be written by a single
     statement: `source_sql` yields `name, aggregate_type, aggregate_id, payload (jsonb),
-    occurred_at`; the outbox's own columns are filled here. The caller must also call
-    `recorded_in_statement(session)`.
+    occurred_at, status` (`status_for(name)`, bound); the outbox's own columns are filled here.
+    The caller must also call `recorded_in_statement(session, status)`.
     """
     return (
         "INSERT INTO events_outbox (name, aggregate_type, aggregate_id, payload, occurred_at, "
-        "status, attempts, next_attempt_at) "
-        f"SELECT src.name, src.aggregate_type, src.aggregate_id, src.payload, src.occurred_at, "
-        f"'{PENDING}', 0, src.occurred_at FROM ({source_sql}) AS src"
+        "status, attempts, next_attempt_at, delivered_at) "
+        "SELECT src.name, src.aggregate_type, src.aggregate_id, src.payload, src.occurred_at, "
+        "src.status, 0, src.occurred_at, "
+        f"CASE WHEN src.status = '{PENDING}' THEN NULL ELSE src.occurred_at END "
+        f"FROM ({source_sql}) AS src"
     )
 
 
@@ -107,12 +144,15 @@ def event_params(event: DomainEvent) -> dict[str, Any]:
         "event_aggregate_type": event.aggregate,
         "event_aggregate_id": event.aggregate_id(),
         "event_payload": jsontext.dumps(event.payload()),
+        "event_status": status_for(event.name),
     }
 
 
-def recorded_in_statement(session: Session) -> None:
-    """Events were written by the caller's own statement: wake the worker after the commit."""
-    notify_after_commit(session)
+def recorded_in_statement(session: Session, *statuses: str) -> None:
+    """Events with these statuses were written in the caller's transaction: if any is pending,
+    wake the worker after the commit."""
+    if PENDING in statuses:
+        notify_after_commit(session)
 
 
 class HandlerRegistry:

@@ -135,7 +135,8 @@ _ONE_LINE = text(
         "SELECT :event_name AS name, :event_aggregate_type AS aggregate_type, "
         ":event_aggregate_id AS aggregate_id, "
         "CAST(:event_payload AS jsonb) || jsonb_build_object('reservation_id', hold.id) "
-        "AS payload, CAST(:now AS timestamptz) AS occurred_at FROM hold, level"
+        "AS payload, CAST(:now AS timestamptz) AS occurred_at, :event_status AS status "
+        "FROM hold, level"
     )
     + ") SELECT hold.id, level.sku_id, level.node_id, level.on_hand, level.reserved, "
     "level.safety_stock, level.reorder_point FROM hold LEFT JOIN level ON true"
@@ -175,7 +176,7 @@ def _reserve_one_line(
         return _replay(session, reserve_in.reference, [line])
     if row.on_hand is None:
         raise _why_not(session, sku_id, node_id, quantity, sku, node)
-    events.recorded_in_statement(session)
+    events.recorded_in_statement(session, events.status_for(reserved.name))
     below = lv.level_change(row, 0, quantity).fell_below(sku, node)
     if below is not None:
         events.record(session, below, clock=clock)
@@ -193,7 +194,7 @@ def all_or_none_hold_ctes(wanted: str) -> str:
     The CTE `verdict(ok)` says which: a caller writing more in the same statement gates its own
     inserts on it, and then a refusal writes nothing at all, so the caller needs no savepoint to
     try another node. `held_levels` returns the updated levels. Bind `hold_params(...)` with the
-    statement and call `events.recorded_in_statement`.
+    statement and call `events.recorded_in_statement` with its `hold_event_status`.
     """
     return (
         # The node's state by its key, not by a join: the planner takes the few wanted rows for
@@ -220,7 +221,7 @@ def all_or_none_hold_ctes(wanted: str) -> str:
             "k.sku || '@' || k.node AS aggregate_id, jsonb_build_object('sku', k.sku, "
             "'node', k.node, 'reference', k.reference, 'quantity', k.quantity, "
             "'reservation_id', holds.id) AS payload, "
-            "CAST(:hold_now AS timestamptz) AS occurred_at "
+            "CAST(:hold_now AS timestamptz) AS occurred_at, :hold_event_status AS status "
             f"FROM holds JOIN {wanted} k ON k.reference = holds.reference"
         )
         + ")"
@@ -234,6 +235,7 @@ def hold_params(channel: str | None, now: datetime) -> dict[str, Any]:
         "hold_now": now,
         "hold_event_name": StockReserved.name,
         "hold_event_type": StockReserved.aggregate,
+        "hold_event_status": events.status_for(StockReserved.name),
     }
 
 
@@ -330,7 +332,7 @@ def hold_new(
     )
     if not rows:
         raise refusal_of(session, [(h[1], h[2], h[3]) for h in holds])
-    events.recorded_in_statement(session)
+    events.recorded_in_statement(session, events.status_for(StockReserved.name))
     held = [(skus[sku], nodes[node], qty, sku, node) for _, sku, node, qty in holds]
     events.record_many(session, held_level_events(rows, held), clock=clock)
 

@@ -489,7 +489,8 @@ _PLACED = (
     + events.outbox_insert_from(
         "SELECT :event_name AS name, :event_aggregate_type AS aggregate_type, "
         ":event_aggregate_id AS aggregate_id, CAST(:event_payload AS jsonb) AS payload, "
-        "CAST(:created_at AS timestamptz) AS occurred_at FROM verdict WHERE verdict.ok"
+        "CAST(:created_at AS timestamptz) AS occurred_at, :event_status AS status "
+        "FROM verdict WHERE verdict.ok"
     )
     + ")"
 )
@@ -565,7 +566,9 @@ def _allocate_and_hold(
         raise reservations.refusal_of(
             session, [(ln.sku, p.node, qty) for p in parcels for ln, qty in p.parts]
         )
-    events.recorded_in_statement(session)
+    events.recorded_in_statement(
+        session, *(params[k] for k in ("hold_event_status", "event_status") if k in params)
+    )
     levels = [SimpleNamespace(**level) for level in row.levels or []]
     held = [
         (sku_ids[ln.sku], node_ids[p.node], qty, ln.sku, p.node)
