@@ -6,13 +6,14 @@
 - Pricing (in-process, once, no database): `price_cart` on 20-line carts against an index of 200
   promotions built once, each cart offered 5 coupons.
 - Identity (per backend): a seeded generator of people, each in 1 to 3 source systems (pos,
-  online_shop, social) with the noise real exports carry; the records are ingested system by
-  system in chunks of 5,000, one unit of work each, through `ingest.ingest_records` as the CLI
-  import does, and the members found are scored against the generator's truth.
-- 360 (per backend): the import's events delivered first (one per record; a running worker
-  would have done it by then), orders placed over HTTP for a sample of members seen in several
-  systems and their events delivered, then `GET /api/v1/members/{id}/360` from one client
-  against a server in its own process.
+  online_shop, social) with the noise real exports carry; the three systems' records are
+  ingested as one import, split over processes, in chunks of 5,000, one unit of work each,
+  through `ingest.ingest_records` as `yipan members import` does with the three files, and the
+  members found are scored against the generator's truth.
+- 360 (per backend): the import's pending events delivered first (those a handler listens
+  for; a running worker would have done it by then), orders placed over HTTP for a sample of
+  members seen in several systems and their events delivered, then `GET
+  /api/v1/members/{id}/360` from one client against a server in its own process.
 - Points (per backend, when `members.service.points` exists): processes redeeming concurrently
   from a few funded members, then the ledger is checked for points spent twice.
 
@@ -624,22 +625,19 @@ def identity(
             log(f"{name}: {done:,} / {data.total:,} records, {done / (last_log - started):,.0f}/s")
 
     route_events()  # as every `yipan` command does: events nobody listens for are done at once
-    for system in SYSTEMS:
-        # As `yipan members import` does for a file: every row validated as `SourceRecordIn`
-        # (the garbage collector paused), then ingested by `workers` processes over parts of
-        # the file that share no identifier and no stored member.
-        with collector_paused():
-            records = [SourceRecordIn.model_validate(r) for r in data.records[system]]
-        outcomes.update(
-            ingest_in_parallel(
-                url,
-                records,
-                workers=workers,
-                chunk_size=chunk_size,
-                clock=clock,
-                progress=committed,
-            )
+    # As `yipan members import pos.csv shop.jsonl social.csv --workers 3` does with the three
+    # systems' files: every row validated as `SourceRecordIn` (the garbage collector paused),
+    # then all of them ingested by `workers` processes over parts that share no identifier and
+    # no stored member.
+    with collector_paused():
+        records = [
+            SourceRecordIn.model_validate(r) for system in SYSTEMS for r in data.records[system]
+        ]
+    outcomes.update(
+        ingest_in_parallel(
+            url, records, workers=workers, chunk_size=chunk_size, clock=clock, progress=committed
         )
+    )
     seconds = time.perf_counter() - started
     log(
         f"{name}: ingested {data.total:,} records in {seconds:.1f}s ({data.total / seconds:,.0f}/s)"
@@ -907,9 +905,9 @@ def run_backend(
         f"{name}: precision {got['identity_merge_precision']}, recall {got['identity_merge_recall']}, "
         f"outcomes {got['identity_outcomes']}"
     )
-    # The import's events (a member created or a record linked, one per record) are delivered
-    # first, as a running worker would have by then: the 360 view is timed on a server in its
-    # steady state, not one draining a million-event backlog.
+    # The import's pending events (merges, reviews: those a handler listens for; a member
+    # created or a record linked is recorded delivered) are delivered first, as a running
+    # worker would have by then: the 360 view is timed on a server in its steady state.
     t0 = time.perf_counter()
     backlog = deliver_backlog(engine)
     figures["identity_events_delivered"] = backlog.delivered
@@ -945,7 +943,7 @@ def main() -> None:
         "--identity-workers",
         type=int,
         default=3,
-        help="processes ingesting each file on PostgreSQL (SQLite: one)",
+        help="processes ingesting the files on PostgreSQL (SQLite: one)",
     )
     parser.add_argument("--carts", type=int, default=5000, help="timed carts after the warm-up")
     parser.add_argument("--quick", action="store_true", help="20,000 records, 2,000 carts")

@@ -358,3 +358,46 @@ def test_the_cli_imports_with_several_workers_and_reports_bad_rows(
     rows, created, attached, merged, conflict, updated, unchanged, failed = counts
     assert (rows, failed, conflict, updated, unchanged) == (302, 2, 0, 0, 0)
     assert created + attached + merged == 300
+
+
+@pytest.mark.parametrize("workers", ["1", "3"])
+def test_the_cli_imports_the_files_of_several_systems_as_one_batch(
+    cli_database: str, tmp_path: Path, sqlite_engine: Engine, workers: str
+) -> None:
+    pos, shop = tmp_path / "pos.csv", tmp_path / "shop.jsonl"
+    pos.write_text(
+        "record_id,name,phone,pos_card\n"
+        + "".join(f"p{n},会员{n},1390000{n:04d},8800{n:04d}\n" for n in range(120)),
+        encoding="utf-8",
+    )
+    shop_rows = [
+        f'{{"record_id": "s{n}", "phone": "+86 139-0000-{n:04d}", "email": "u{n}@qq.com"}}'
+        for n in range(0, 200, 2)
+    ]
+    shop_rows.append('{"record_id": "s-bad", "email": 5}')
+    shop.write_text("\n".join(shop_rows) + "\n", encoding="utf-8")
+    command = ["members", "import", str(pos), str(shop), "--workers", workers]
+
+    mismatched = CliRunner().invoke(app, [*command, "-s", "pos", "-s", "online_shop", "-s", "x"])
+    assert mismatched.exit_code == 2, mismatched.output
+    assert "one --source for every file" in mismatched.output
+
+    done = CliRunner().invoke(app, [*command, "--source", "pos", "--source", "online_shop"])
+
+    assert done.exit_code == 1, done.output  # the shop's bad row is reported, by its file
+    assert "Rejected rows of shop.jsonl" in done.output
+    assert "Rejected rows of pos.csv" not in done.output
+    expected = [
+        _record("pos", f"p{n}", f"会员{n}", phone=f"1390000{n:04d}", card=f"8800{n:04d}")
+        for n in range(120)
+    ] + [
+        _record("online_shop", f"s{n}", phone=f"+86 139-0000-{n:04d}", email=f"u{n}@qq.com")
+        for n in range(0, 200, 2)
+    ]
+    _in_one_call(sqlite_engine, expected)
+    engine = support.engine_for(cli_database)
+    try:
+        assert _groups(engine) == _groups(sqlite_engine)
+        assert _count(engine, SourceRecord) == 220
+    finally:
+        engine.dispose()

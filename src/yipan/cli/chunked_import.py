@@ -106,11 +106,12 @@ def print_rejected_rows(
     *,
     key_label: str,
     show: int,
+    title: str = "Rejected rows",
 ) -> None:
     """The first `show` rejected rows as a table of (row number, key, error code, message)."""
     if not rejected or not show:
         return
-    table = Table("row", key_label, "code", "message", title="Rejected rows")
+    table = Table("row", key_label, "code", "message", title=title)
     for number, key, code, message in rejected[:show]:
         table.add_row(str(number), key or "", code, message)
     console.print(table)

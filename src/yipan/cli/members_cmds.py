@@ -11,7 +11,9 @@ much).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -28,92 +30,128 @@ from yipan.kernel.clock import SystemClock
 from yipan.kernel.collector import collector_paused
 from yipan.kernel.config import get_settings
 from yipan.kernel.tabular import SourceRow
-from yipan.members.schemas import MemberImportReport
+from yipan.members.schemas import MemberImportReport, Outcome, SourceRecordIn
 from yipan.members.service import importing, parallel
 
 app = typer.Typer(help="Members: customer records from every source.", no_args_is_help=True)
 console = Console()
 
-_COUNTS = ("created", "attached", "merged", "conflict", "updated", "unchanged")
+_COUNTS: tuple[Outcome, ...] = ("created", "attached", "merged", "conflict", "updated", "unchanged")
 
 
 @app.command("import")
 def import_members(
-    file: Path = typer.Argument(
+    files: list[Path] = typer.Argument(
         ...,
         exists=True,
         dir_okay=False,
         readable=True,
-        metavar="FILE",
-        help="a .csv or .jsonl file",
+        metavar="FILE...",
+        help="one or more .csv or .jsonl files",
     ),
-    source: str = typer.Option(
-        ..., "--source", "-s", help="the system the file comes from (pos, …)"
+    sources: list[str] = typer.Option(
+        ...,
+        "--source",
+        "-s",
+        help="the system a file comes from (pos, …): once for every file, or once per file",
     ),
     fmt: str | None = typer.Option(
-        None, "--format", "-f", metavar="csv|jsonl", help="default: from the file extension"
+        None, "--format", "-f", metavar="csv|jsonl", help="default: from each file's extension"
     ),
     chunk_size: int = typer.Option(5000, min=1, help="rows committed together"),
     workers: int = typer.Option(
         1,
         min=1,
-        help="processes ingesting the file at once (PostgreSQL; SQLite takes one writer)",
+        help="processes ingesting the files at once (PostgreSQL; SQLite takes one writer)",
     ),
-    show_errors: int = typer.Option(20, min=0, help="how many row errors to print"),
+    show_errors: int = typer.Option(20, min=0, help="how many row errors to print, per file"),
 ) -> None:
-    """Create, join and merge members from a file of source records; running it again is harmless."""
+    """Create, join and merge members from files of source records; running it again is harmless.
+
+    Several files (say, the POS's, the online shop's and the social tool's exports) are one
+    import: with `--workers` their records are ingested together, which spares each file the
+    lookups of the members the files before it made.
+    """
+    if len(sources) not in (1, len(files)):
+        console.print(
+            f"[red]usage[/]: {len(files)} files and {len(sources)} --source: give one --source "
+            "for every file, or one per file in the files' order"
+        )
+        raise typer.Exit(2)
     clock = SystemClock()
-
-    def read() -> Iterable[SourceRow]:
-        return importing.read_rows(
-            file.read_bytes(), importing.resolve_format(fmt, filename=file.name)
-        )
-
+    each = sources * len(files) if len(sources) == 1 else sources
+    inputs = [_Input(file, source, fmt) for file, source in zip(files, each, strict=True)]
     if workers > 1:
-        report = _import_in_parallel(read, source, workers, chunk_size, clock, file.name)
+        reports, outcomes = _import_in_parallel(inputs, workers, chunk_size, clock)
     else:
-        seen: dict[tuple[str, str], int] = {}
-        report = import_in_chunks(
-            read=read,
-            import_chunk=lambda session, chunk: importing.import_records(
-                session, chunk, source=source, seen=seen, clock=clock
-            ),
-            report_type=MemberImportReport,
-            label=f"importing {file.name}",
-            chunk_size=chunk_size,
-            console=console,
-        )
+        reports = [_import_in_chunks(item, chunk_size, clock) for item in inputs]
+        outcomes = Counter({name: sum(getattr(r, name) for r in reports) for name in _COUNTS})
+    failed = sum(len(report.errors) for report in reports)
     summary = Table("rows", *_COUNTS, "failed", title="Import summary")
     summary.add_row(
-        str(report.total),
-        *(str(getattr(report, name)) for name in _COUNTS),
-        f"[red]{len(report.errors)}[/]" if report.errors else "0",
+        str(sum(report.total for report in reports)),
+        *(str(outcomes[name]) for name in _COUNTS),
+        f"[red]{failed}[/]" if failed else "0",
     )
     console.print(summary)
-    print_rejected_rows(
-        console,
-        [(e.row, e.record_id, e.code, e.message) for e in report.errors],
-        key_label="record",
-        show=show_errors,
-    )
-    if report.errors:
+    for item, report in zip(inputs, reports, strict=True):
+        print_rejected_rows(
+            console,
+            [(e.row, e.record_id, e.code, e.message) for e in report.errors],
+            key_label="record",
+            show=show_errors,
+            title=f"Rejected rows of {item.file.name}",
+        )
+    if failed:
         raise typer.Exit(1)
 
 
+@dataclass(frozen=True)
+class _Input:
+    file: Path
+    source: str
+    fmt: str | None
+
+    def rows(self) -> Iterable[SourceRow]:
+        return importing.read_rows(
+            self.file.read_bytes(), importing.resolve_format(self.fmt, filename=self.file.name)
+        )
+
+    def checked(self) -> tuple[list[SourceRecordIn], MemberImportReport]:
+        """The file's good rows as records, and the report of its rows."""
+        return importing.check_rows(self.rows(), source=self.source)
+
+
+def _import_in_chunks(item: _Input, chunk_size: int, clock: SystemClock) -> MemberImportReport:
+    seen: dict[tuple[str, str], int] = {}
+    return import_in_chunks(
+        read=item.rows,
+        import_chunk=lambda session, chunk: importing.import_records(
+            session, chunk, source=item.source, seen=seen, clock=clock
+        ),
+        report_type=MemberImportReport,
+        label=f"importing {item.file.name}",
+        chunk_size=chunk_size,
+        console=console,
+    )
+
+
 def _import_in_parallel(
-    read: Callable[[], Iterable[SourceRow]],
-    source: str,
-    workers: int,
-    chunk_size: int,
-    clock: SystemClock,
-    filename: str,
-) -> MemberImportReport:
-    """Every row checked first, then the good ones ingested by `workers` processes over parts
-    of the file that share no identifier and no stored member (`members.service.parallel`)."""
+    inputs: Sequence[_Input], workers: int, chunk_size: int, clock: SystemClock
+) -> tuple[list[MemberImportReport], Counter[Outcome]]:
+    """Every row of every file checked first, then the good ones ingested together by `workers`
+    processes over parts that share no identifier and no stored member
+    (`members.service.parallel`): each file's report of its rows, and the outcomes of all."""
+    good: list[SourceRecordIn] = []
+    reports: list[MemberImportReport] = []
     with collector_paused():
-        good, report = exit_on_error(console, lambda: importing.check_rows(read(), source=source))
+        for item in inputs:
+            records, report = exit_on_error(console, item.checked)
+            good.extend(records)
+            reports.append(report)
+    names = ", ".join(item.file.name for item in inputs)
     with progress_bar(console) as progress:
-        task = progress.add_task(f"importing {filename}", total=len(good))
+        task = progress.add_task(f"importing {names}", total=len(good))
         outcomes = exit_on_error(
             console,
             lambda: parallel.ingest_in_parallel(
@@ -125,6 +163,4 @@ def _import_in_parallel(
                 progress=lambda count: progress.advance(task, count),
             ),
         )
-    for outcome, count in outcomes.items():
-        setattr(report, outcome, count)
-    return report
+    return reports, outcomes
