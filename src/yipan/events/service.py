@@ -9,9 +9,9 @@ An event that the deployment's relay does not want (no in-process handler listen
 is recorded as delivered at once, once the composition root has said which relay that is
 (`deliver_through`). The outbox still keeps it, as the history of what happened; but the worker
 has nothing to do for it, where it used to be woken after the commit, find it and mark it
-delivered in a transaction of its own: for an order, three events and a tenth of the server's
-and the database's work. Until a process is told, it records every event pending, and the worker
-(in whichever process runs it) marks the unheard ones delivered as before.
+delivered in a transaction of its own (an order's three events: ~6 % of the server's CPU for the
+order and ~7 % of the database's). Until a process is told, it records every event pending, and
+the worker (in whichever process runs it) marks the unheard ones delivered as before.
 """
 
 from __future__ import annotations
