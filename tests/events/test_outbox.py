@@ -12,7 +12,7 @@ from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
 from yipan.events.models import OutboxEvent
 from yipan.inventory.models import ChannelBuffer
 from yipan.kernel.clock import FakeClock
-from yipan.kernel.db import on_commit, unit_of_work
+from yipan.kernel.db import on_commit, remove_commit_listener, unit_of_work
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,7 +167,11 @@ def test_once_the_relay_is_known_events_it_does_not_want_are_recorded_delivered(
     registry.register(ThingHappened.name, lambda _s, m: heard.append(m.aggregate_id))
     relay = events.InProcessRelay(registry)
     wakes: list[int] = []
-    on_commit(engine, lambda: wakes.append(1))
+
+    def woken() -> None:
+        wakes.append(1)
+
+    on_commit(engine, woken)
     events.deliver_through(relay)
     clock = FakeClock()
     with unit_of_work(engine) as session:  # more than a statement's worth: the bulk path too
@@ -178,6 +182,7 @@ def test_once_the_relay_is_known_events_it_does_not_want_are_recorded_delivered(
             session, [NobodyCares(thing="quiet"), ThingHappened(thing="loud")], clock=clock
         )
     assert wakes == [1]
+    remove_commit_listener(engine, woken)
     with unit_of_work(engine, readonly=True) as session:
         rows = session.execute(
             select(OutboxEvent.name, OutboxEvent.status, OutboxEvent.delivered_at)
