@@ -152,8 +152,10 @@ def _reserve_one_line(
     clock: Clock | None,
 ) -> list[ReservationOut]:
     sku_id, node_id, quantity, sku, node = line
-    reserved = StockReserved(
-        sku=sku, node=node, reference=reserve_in.reference, quantity=quantity, reservation_id=0
+    reserved = events.event_params(
+        StockReserved(
+            sku=sku, node=node, reference=reserve_in.reference, quantity=quantity, reservation_id=0
+        )
     )
     row = (
         session.connection()
@@ -167,7 +169,7 @@ def _reserve_one_line(
                 "channel": reserve_in.channel,
                 "expires_at": expires_at,
                 "now": now,
-                **events.event_params(reserved),
+                **reserved,
             },
         )
         .first()
@@ -176,7 +178,7 @@ def _reserve_one_line(
         return _replay(session, reserve_in.reference, [line])
     if row.on_hand is None:
         raise _why_not(session, sku_id, node_id, quantity, sku, node)
-    events.recorded_in_statement(session, events.status_for(reserved.name))
+    events.recorded_in_statement(session, reserved["event_status"])
     below = lv.level_change(row, 0, quantity).fell_below(sku, node)
     if below is not None:
         events.record(session, below, clock=clock)
@@ -313,7 +315,7 @@ def hold_new(
                 clock=clock,
             )
         return
-    now = (clock or SystemClock()).now()
+    hold = hold_params(channel, (clock or SystemClock()).now())
     rows = (
         session.connection()
         .execute(
@@ -325,14 +327,14 @@ def hold_new(
                 "skus": [h[1] for h in holds],
                 "nodes": [h[2] for h in holds],
                 "quantities": [h[3] for h in holds],
-                **hold_params(channel, now),
+                **hold,
             },
         )
         .all()
     )
     if not rows:
         raise refusal_of(session, [(h[1], h[2], h[3]) for h in holds])
-    events.recorded_in_statement(session, events.status_for(StockReserved.name))
+    events.recorded_in_statement(session, hold["hold_event_status"])
     held = [(skus[sku], nodes[node], qty, sku, node) for _, sku, node, qty in holds]
     events.record_many(session, held_level_events(rows, held), clock=clock)
 
