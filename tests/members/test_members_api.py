@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from tests.access import api_key, bearer, sign_in
+from tests.members.checks import identities_astray
 from tests.orders import world
 from yipan.app import create_app
 from yipan.auth.domain import Role
@@ -123,7 +124,7 @@ def test_a_phone_claimed_by_two_cards_under_different_names_goes_to_review(
     assert third["member_id"] == li["member_id"]
 
 
-def test_accepting_a_review_merges_the_two_members(client: TestClient) -> None:
+def test_accepting_a_review_merges_the_two_members(client: TestClient, engine: Engine) -> None:
     [zhang] = ingest(client, record("pos", "c1", "张三", phone=PHONE, pos_card="1001"))
     [li] = ingest(client, record("pos", "c2", "李四", phone=PHONE, pos_card="1002"))
     accepted = client.post(
@@ -134,6 +135,7 @@ def test_accepting_a_review_merges_the_two_members(client: TestClient) -> None:
     assert client.get(f"/api/v1/members/{li['member_id']}").json()["id"] == zhang["member_id"]
     [merge] = client.get(f"/api/v1/members/{zhang['member_id']}/360").json()["merges"]
     assert (merge["rule"], merge["actor"]) == ("review_accepted", "store-7")
+    assert identities_astray(engine) == []
 
 
 @pytest.mark.parametrize("junk", ["13800138000", "00000000000"])
@@ -148,7 +150,7 @@ def test_a_junk_phone_never_joins_members(client: TestClient, junk: str) -> None
 
 
 def test_an_unmerge_restores_both_members_and_the_merged_away_id_stops_resolving(
-    client: TestClient,
+    client: TestClient, engine: Engine
 ) -> None:
     [pos] = ingest(client, record("pos", "card-1", "张三", phone=PHONE))
     [online] = ingest(client, record("online_shop", "u-1", "张三", email="zs@qq.com"))
@@ -170,6 +172,7 @@ def test_an_unmerge_restores_both_members_and_the_merged_away_id_stops_resolving
     assert "online_shop:u-1" in {i["record"] for i in online_view["identities"]}
     assert "online_shop:u-1" not in {i["record"] for i in survivor["identities"]}
     assert "pos:card-1" in {i["record"] for i in survivor["identities"]}
+    assert identities_astray(engine) == []
     twice = client.post(f"/api/v1/members/merges/{merged['id']}/undo", json={"who": "hq"})
     assert (twice.status_code, twice.json()["code"]) == (409, "MERGE_ALREADY_UNDONE")
     # The separation holds: sending the bridge again does not merge them back.
@@ -192,10 +195,15 @@ def test_replaying_a_batch_changes_nothing(client: TestClient, engine: Engine) -
     assert {r["outcome"] for r in second} == {"unchanged"}
 
 
-def test_a_changed_payload_replaces_the_records_identities(client: TestClient) -> None:
+def test_a_changed_payload_replaces_the_records_identities(
+    client: TestClient, engine: Engine
+) -> None:
     [first] = ingest(client, record("pos", "c1", "张三", phone=PHONE))
-    [changed] = ingest(client, record("pos", "c1", "张三", phone="13912345678"))
-    assert (changed["outcome"], changed["member_id"]) == ("updated", first["member_id"])
+    [other] = ingest(client, record("online_shop", "u1", "张三", email="zs@qq.com"))
+    [changed] = ingest(client, record("pos", "c1", "张三", phone="13912345678", email="zs@qq.com"))
+    assert (changed["outcome"], changed["member_id"]) == ("merged", first["member_id"])
+    assert client.get(f"/api/v1/members/{other['member_id']}").json()["id"] == first["member_id"]
+    assert identities_astray(engine) == []
     assert client.get("/api/v1/members", params={"phone": PHONE}).json() == []
     [found] = client.get("/api/v1/members", params={"phone": "139-1234-5678"}).json()
     assert found["id"] == first["member_id"]
@@ -302,7 +310,9 @@ def test_an_import_keeps_good_rows_and_reports_bad_ones_by_number(
     assert (bad_header.status_code, bad_header.json()["code"]) == (422, "INVALID_IMPORT_FILE")
 
 
-def test_undoing_a_records_link_gives_it_a_member_of_its_own(client: TestClient) -> None:
+def test_undoing_a_records_link_gives_it_a_member_of_its_own(
+    client: TestClient, engine: Engine
+) -> None:
     results = ingest(
         client,
         record("pos", "card-1", "张三", phone=PHONE),
@@ -323,6 +333,7 @@ def test_undoing_a_records_link_gives_it_a_member_of_its_own(client: TestClient)
     assert moved["record"] == "pos:card-1"
     found = client.get("/api/v1/members", params={"phone": PHONE}).json()
     assert {m["id"] for m in found} == {member_id, split_off["id"]}
+    assert identities_astray(engine) == []
 
 
 def test_the_360_shows_coupons_issued_to_the_member_and_to_ids_merged_into_them(

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from tests import support
+from tests.members.checks import identities_astray
 from yipan.cli.main import app
 from yipan.events.models import OutboxEvent
 from yipan.kernel.config import get_settings
@@ -63,6 +64,7 @@ def test_batches_in_any_split_group_records_as_the_domain_resolution_does(engine
     for key, member_id in current.items():
         got.setdefault(member_id, set()).add(key)
     assert {frozenset(v) for v in got.values()} == want
+    assert identities_astray(engine) == []
 
 
 def test_every_change_records_a_past_tense_event(engine: Engine) -> None:

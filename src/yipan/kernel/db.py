@@ -30,6 +30,7 @@ from sqlalchemy import (
     Engine,
     Integer,
     MetaData,
+    String,
     Table,
     Text,
     TypeDecorator,
@@ -65,6 +66,14 @@ NAMING_CONVENTION = {
 # SQLite only auto-increments an INTEGER PRIMARY KEY, so ledgers use BIGINT elsewhere, INTEGER there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 JsonDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+def KeyString(length: int) -> String:
+    """A string PostgreSQL compares byte by byte (`COLLATE "C"`), for source keys and hashes:
+    nobody reads them in a language's order, and under a database's linguistic collation every
+    index insert and lookup of them would pay for a locale-aware comparison."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
 
 READONLY = "yipan_readonly"
 # What PostgreSQL raises when it makes a transaction give way to a concurrent one.
