@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidTag
+from hypothesis import given, reject
+from hypothesis import strategies as st
+from pydantic import ValidationError
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
@@ -42,6 +48,37 @@ def random_records(seed: int, count: int) -> list[SourceRecordIn]:
         source = rng.choice(["pos", "online_shop", "social"])
         records.append(SourceRecordIn(source=source, record_id=f"r{n}", identities=identities))
     return records
+
+
+_ANY_TEXT = st.text(max_size=12)
+_SOURCES = st.from_regex(r"[a-z0-9][a-z0-9._\-]{0,8}", fullmatch=True)
+_PAYLOADS = st.fixed_dictionaries(
+    {
+        "source": _SOURCES,
+        "record_id": _ANY_TEXT,
+        "name": _ANY_TEXT,
+        "identities": st.lists(
+            st.fixed_dictionaries(
+                {"kind": st.sampled_from([k.value for k in ids.IdentityKind]), "value": _ANY_TEXT},
+                optional={"source": _SOURCES},
+            ),
+            max_size=4,
+        ),
+        "attributes": st.dictionaries(
+            _ANY_TEXT, st.none() | st.booleans() | st.integers() | _ANY_TEXT, max_size=4
+        ),
+    }
+)
+
+
+@given(_PAYLOADS)
+def test_the_payload_hash_is_the_sha256_of_the_records_canonical_json(payload: Any) -> None:
+    try:
+        record = SourceRecordIn.model_validate(payload)
+    except ValidationError:
+        reject()  # an empty id or value after trimming: refused before any hash is taken
+    canonical = json.dumps(record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    assert ingest.payload_hash(record) == hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def test_batches_in_any_split_group_records_as_the_domain_resolution_does(engine: Engine) -> None:

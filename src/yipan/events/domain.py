@@ -23,8 +23,14 @@ class DomainEvent:
 
     def payload(self) -> dict[str, Any]:
         # Shallow on purpose: fields hold plain JSON values, and asdict's deep copy is costly
-        # on paths that record an event per stock row.
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        # on paths that record an event per stock row or per imported record.
+        names = _FIELD_NAMES.get(type(self))
+        if names is None:
+            names = _FIELD_NAMES[type(self)] = tuple(f.name for f in dataclasses.fields(self))
+        return {name: getattr(self, name) for name in names}
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per event class, asked for once
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from yipan.events.domain import DomainEvent, OutboxMessage, retry_delay
 from yipan.events.models import DEAD, DELIVERED, PENDING, OutboxEvent
 from yipan.kernel import jsontext
-from yipan.kernel.bulk import bulk_insert
+from yipan.kernel.bulk import append_rows
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.db import among, notify_after_commit, unit_of_work
 
@@ -88,35 +88,50 @@ def record(session: Session, event: DomainEvent, *, clock: Clock | None = None) 
     record_many(session, [event], clock=clock)
 
 
+_COLUMNS = (
+    "name",
+    "aggregate_type",
+    "aggregate_id",
+    "payload",
+    "occurred_at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "delivered_at",
+)
+
+
 def record_many(
     session: Session, events: Sequence[DomainEvent], *, clock: Clock | None = None
 ) -> None:
     if not events:
         return
     now = (clock or SystemClock()).now()
+    status_of: dict[str, str] = {}  # a batch holds a million events of a few names
     rows = []
-    statuses = []
     for e in events:
-        status = status_for(e.name)
-        statuses.append(status)
+        status = status_of.get(e.name)
+        if status is None:
+            status = status_of[e.name] = status_for(e.name)
         rows.append(
-            {
-                "name": e.name,
-                "aggregate_type": e.aggregate,
-                "aggregate_id": e.aggregate_id(),
-                "payload": e.payload(),
-                "occurred_at": now,
-                "status": status,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "delivered_at": None if status == PENDING else now,
-            }
+            (
+                e.name,
+                e.aggregate,
+                e.aggregate_id(),
+                e.payload(),
+                now,
+                status,
+                0,
+                now,
+                None if status == PENDING else now,
+            )
         )
-    recorded_in_statement(session, *statuses)
+    recorded_in_statement(session, *status_of.values())
     if len(rows) > _BULK_FROM:
-        bulk_insert(session, _TABLE, rows)
+        append_rows(session, _TABLE, _COLUMNS, rows)
     else:
-        session.connection().execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+        values = [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
+        session.connection().execute(_INSERT, values[0] if len(values) == 1 else values)
 
 
 def outbox_insert_from(source_sql: str) -> str:

@@ -1,9 +1,9 @@
 """Appending many rows in one transaction, as fast as each backend allows: the one place that
 writes rows with `COPY`.
 
-`append_rows` takes tuples in a given column order (history, the member ingest: hundreds of
-thousands of rows, where SQLAlchemy's per-row parameter processing costs more than SQLite
-itself); `bulk_insert` takes dicts with the same keys (ledgers and the outbox, a batch of a
+`append_rows` takes tuples in a given column order (history, the member ingest and its outbox
+events: hundreds of thousands of rows, where SQLAlchemy's per-row parameter processing costs
+more than SQLite itself); `bulk_insert` takes dicts with the same keys (ledgers, a batch of a
 thousand rows that must cost milliseconds). On PostgreSQL both send `COPY` with JSON documents
 and timestamps turned into text here, each distinct timestamp once: psycopg's own dumpers for
 them cost more than the rest of a row together. On SQLite, tuples go by one driver-level

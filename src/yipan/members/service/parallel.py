@@ -55,7 +55,7 @@ from yipan.members.errors import IngestInterrupted, InvalidRecords
 from yipan.members.models import Identity, SourceRecord
 from yipan.members.schemas import Outcome, SourceRecordIn
 from yipan.members.service import store
-from yipan.members.service.ingest import ingest_records
+from yipan.members.service.ingest import ingest_counted
 from yipan.members.service.pii import vault
 
 # What a worker process sends back: a chunk committed with its outcomes, a failure, the end.
@@ -184,8 +184,7 @@ def _ingest_chunk(
     engine: Engine, chunk: Sequence[SourceRecordIn], clock: Clock | None
 ) -> Counter[Outcome]:
     with unit_of_work(engine) as session:
-        report = ingest_records(session, chunk, clock=clock)
-    return Counter(result.outcome for result in report.results)
+        return ingest_counted(session, chunk, clock=clock)
 
 
 def _ingest_here(
