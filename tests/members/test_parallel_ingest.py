@@ -21,17 +21,20 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select, text
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from tests import support
+from tests.members.checks import identities_astray
 from yipan.cli.main import app
+from yipan.kernel.clock import Clock
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import unit_of_work
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain.partition import parts
 from yipan.members.errors import IngestInterrupted, InvalidRecords
 from yipan.members.models import Identity, Member, Review, SourceRecord
-from yipan.members.schemas import IdentityIn, SourceRecordIn
+from yipan.members.schemas import IdentityIn, Outcome, SourceRecordIn
 from yipan.members.service import ingest, parallel
 
 PHONE, EMAIL, CARD = ids.IdentityKind.PHONE, ids.IdentityKind.EMAIL, ids.IdentityKind.POS_CARD
@@ -78,7 +81,9 @@ def _batch(seed: int, count: int) -> list[SourceRecordIn]:
 
 def _groups(engine: Engine) -> Groups:
     """Each member's records; checks first that no record or identity belongs to a member
-    merged away (a merge moves them all to the survivor)."""
+    merged away (a merge moves them all to the survivor), and that every identity is with its
+    record's member."""
+    assert identities_astray(engine) == []
     with unit_of_work(engine, readonly=True) as session:
         for model in (SourceRecord, Identity):
             stray = session.scalar(
@@ -178,14 +183,20 @@ def test_a_failing_chunk_stops_its_process_the_others_finish_and_a_rerun_complet
 ) -> None:
     records = _batch(23, 200)
     _in_one_call(sqlite_engine, records)
-    ingest_chunk = parallel._ingest_chunk
+    ingest_chunk = ingest.PartIngest.ingest
 
-    def failing(engine: Engine, chunk: Sequence[SourceRecordIn], clock: object) -> Counter[str]:
+    def failing(
+        part: ingest.PartIngest,
+        session: Session,
+        chunk: Sequence[SourceRecordIn],
+        *,
+        clock: Clock | None = None,
+    ) -> Counter[Outcome]:
         if any(r.record_id == "r150" for r in chunk):
             raise RuntimeError("the database went away")
-        return ingest_chunk(engine, chunk, None)
+        return ingest_chunk(part, session, chunk, clock=clock)
 
-    monkeypatch.setattr(parallel, "_ingest_chunk", failing)  # the forked processes inherit it
+    monkeypatch.setattr(ingest.PartIngest, "ingest", failing)  # the forked processes inherit it
     with pytest.raises(IngestInterrupted) as stopped:
         parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=10)
 
@@ -193,7 +204,7 @@ def test_a_failing_chunk_stops_its_process_the_others_finish_and_a_rerun_complet
     assert "the database went away" in stopped.value.message
     assert 0 < committed < len(records)
     assert _count(pg_engine, SourceRecord) == committed  # what it said was kept, was
-    monkeypatch.setattr(parallel, "_ingest_chunk", ingest_chunk)
+    monkeypatch.setattr(ingest.PartIngest, "ingest", ingest_chunk)
     outcomes = parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=10)
     assert outcomes["unchanged"] == committed
     assert _groups(pg_engine) == _groups(sqlite_engine)

@@ -161,7 +161,9 @@ class _Batch:
         self.reviews: list[_PendingReview] = []
         self.separations: list[resolution.Separation] = []
         self.placed: dict[ids.RecordKey, _Handle] = {}
-        self.record_ids: dict[ids.RecordKey, int] = {}  # row ids of the loaded members' records
+        self.record_ids: dict[ids.RecordKey, int] = {}  # row ids of the records it holds
+        # Members whose row or records this batch may have changed, by object identity.
+        self.changed: dict[int, _Handle] = {}
         self._sequence = count()
 
     def load(self, member_id: int, row: tuple[str, str, datetime], records: list[_Entry]) -> None:
@@ -220,7 +222,24 @@ class _Batch:
         handle.records.append(record)
         self._index(handle, record)
         self.placed[record.key] = handle
+        self.changed[id(handle)] = handle
+        if own is not None:
+            self.changed[id(own)] = own
         return handle, outcome
+
+    def settle(self, now: datetime) -> None:
+        """What was just written becomes what is stored: the members created are held as loaded
+        ones (ranked by their new ids, which follow creation order), and the next records are
+        decided against all of it."""
+        for handle in self.created:
+            handle.rank = (0, handle.id)
+            handle.status = store.ACTIVE if handle.absorbed_into is None else store.MERGED
+            handle.updated_at = now
+            self.handles[handle.id] = handle
+        for handle in [*self.created, *self.changed.values()]:
+            handle.loaded = (handle.name, handle.status, cast(datetime, handle.updated_at))
+        self.created, self.merges, self.reviews = [], [], []
+        self.placed, self.changed = {}, {}
 
     def _decide(
         self, record: _Entry, own: _Handle | None, handles: Sequence[_Handle]
@@ -280,6 +299,8 @@ class _Batch:
             return target
         left, right = left.final(), right.final()
         survivor, absorbed = (left, right) if left.rank < right.rank else (right, left)
+        self.changed[id(survivor)] = survivor
+        self.changed[id(absorbed)] = absorbed
         survivor_key, absorbed_key = (
             (merge.survivor, merge.absorbed)
             if survivor is left
@@ -377,14 +398,45 @@ def ingest_counted(
     return Counter(outcome for _, outcome, _ in placed.values())
 
 
+class PartIngest:
+    """One process's part of a bulk import, ingested chunk after chunk (`service.parallel`).
+
+    A part shares no strong identifier and no stored member with the other parts, so the members
+    its records can reach are the stored ones found when the import was split, loaded once here,
+    and the ones its own chunks make. Each chunk is decided against what the chunks before it
+    left in memory, exactly as against what they stored, and reads from the database only which
+    of its records are stored already. That holds while nothing else writes these people (an
+    import's rule, docs/architecture.md). A chunk that fails leaves the memory unlike the
+    database: the part must stop there.
+    """
+
+    def __init__(self, session: Session, stored_members: set[int]) -> None:
+        self._batch = _Batch()
+        with collector_paused():
+            _load_members(session, self._batch, stored_members, vault())
+
+    def ingest(
+        self, session: Session, records: Sequence[SourceRecordIn], *, clock: Clock | None = None
+    ) -> Counter[Outcome]:
+        """`ingest_counted` for the next chunk of the part."""
+        with collector_paused():
+            _, placed = _ingest(session, records, clock, self._batch)
+        return Counter(outcome for _, outcome, _ in placed.values())
+
+
 # Where a record ended: its member's row id, the outcome, the reviews it raised.
 _Placement = tuple[int, Outcome, list[int]]
 _NO_REVIEWS: list[int] = []
 
 
 def _ingest(
-    session: Session, records: Sequence[SourceRecordIn], clock: Clock | None
+    session: Session,
+    records: Sequence[SourceRecordIn],
+    clock: Clock | None,
+    held: _Batch | None = None,
 ) -> tuple[list[ids.RecordKey], dict[ids.RecordKey, _Placement]]:
+    """Decide and write `records`; against `held` (a `PartIngest`'s members) if given, else
+    against the stored members they touch, read for this call."""
     keys = [ids.RecordKey(r.source, r.record_id) for r in records]
     if len(set(keys)) != len(keys):
         repeated = sorted(str(k) for k, n in Counter(keys).items() if n > 1)
@@ -411,8 +463,11 @@ def _ingest(
         return keys, placed
 
     pending.sort(key=lambda p: p.entry.key)
-    batch = _Batch()
-    _load_touched(session, batch, pending, stored, box)
+    if held is None:
+        batch = _Batch()
+        _load_touched(session, batch, pending, stored, box)
+    else:
+        batch = held
     outcomes: dict[ids.RecordKey, Outcome] = {}
     for item in pending:
         key = item.entry.key
@@ -436,6 +491,7 @@ def _ingest(
         member_id = batch.placed[key].final().id
         placed[key] = (member_id, outcomes[key], raised.get(key, _NO_REVIEWS))
     events.record_many(session, events_out, clock=clock)
+    batch.settle(now)
     return keys, placed
 
 
@@ -460,10 +516,7 @@ def _load_touched(
     stored: dict[ids.RecordKey, tuple[int, int, str]],
     box: Vault,
 ) -> None:
-    """Load every member a pending record could join, its own member included, with separations.
-
-    A loaded record keeps only its matching identities: they are all that resolution reads.
-    """
+    """Load every member a pending record could join, its own member included, with separations."""
     hashes = sorted({row[2] for item in pending for row in item.identities if row[5]})
     member_ids: set[int] = {
         stored[item.entry.key][1] for item in pending if item.entry.key in stored
@@ -474,6 +527,14 @@ def _load_touched(
                 select(Identity.member_id).where(condition, Identity.matching).distinct()
             )
         )
+    _load_members(session, batch, member_ids, box)
+
+
+def _load_members(session: Session, batch: _Batch, member_ids: set[int], box: Vault) -> None:
+    """Load these stored members with all their records and the separations among them.
+
+    A loaded record keeps only its matching identities: they are all that resolution reads.
+    """
     if not member_ids:
         return
     wanted = sorted(member_ids)
@@ -522,7 +583,7 @@ def _load_touched(
         entries[member_id].append(_Entry(key, name, strong, matching))
     for member_id in wanted:
         batch.load(member_id, members[member_id], entries[member_id])
-    batch.separations = store.separations_for(session, [r[0] for r in records])
+    batch.separations.extend(store.separations_for(session, [r[0] for r in records]))
 
 
 def _write(
@@ -536,7 +597,7 @@ def _write(
     """Write the batch's members, records, identities, merges and reviews; return its events."""
     _write_stored_members(session, batch, now)
     _write_new_members(session, batch, now)
-    record_ids = dict(batch.record_ids)
+    record_ids = batch.record_ids
     new = [item for item in pending if item.entry.key not in stored]
     changed = [item for item in pending if item.entry.key in stored]
     for item, row_id in zip(new, store.reserve_ids(session, _RECORDS, len(new)), strict=True):
@@ -604,7 +665,8 @@ def _write_stored_members(session: Session, batch: _Batch, now: datetime) -> Non
     members whose name the batch filled in keep it."""
     moves: list[dict[str, int]] = []
     survivors: dict[int, int] = {}
-    for handle in batch.handles.values():
+    stored = [h for h in batch.changed.values() if h.loaded is not None]
+    for handle in stored:
         final = handle.final()
         if final is handle:
             continue
@@ -630,7 +692,7 @@ def _write_stored_members(session: Session, batch: _Batch, now: datetime) -> Non
             "b_survivor": survivors.get(h.id),
             "b_updated": h.updated_at,
         }
-        for h in batch.handles.values()
+        for h in stored
         if (h.name, h.status, h.updated_at) != h.loaded
     ]
     if changes:
