@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, exists, func, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -93,6 +93,15 @@ def _groups(engine: Engine) -> Groups:
                 .where(Member.status != "active")
             )
             assert stray == 0, f"{stray} {model.__name__} row(s) on a merged-away member"
+        empty = session.scalar(
+            select(func.count())
+            .select_from(Member)
+            .where(
+                Member.status == "active",
+                ~exists().where(SourceRecord.member_id == Member.id),
+            )
+        )
+        assert empty == 0, f"{empty} active member(s) without a record"
         found: dict[int, set[tuple[str, str]]] = {}
         for source, record_id, member_id in session.execute(
             select(SourceRecord.source, SourceRecord.record_id, SourceRecord.member_id)

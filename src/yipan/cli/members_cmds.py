@@ -62,7 +62,8 @@ def import_members(
     workers: int = typer.Option(
         1,
         min=1,
-        help="processes ingesting the files at once (PostgreSQL; SQLite takes one writer)",
+        help="processes ingesting the files at once, about one per core (PostgreSQL; SQLite "
+        "takes one writer)",
     ),
     show_errors: int = typer.Option(20, min=0, help="how many row errors to print, per file"),
 ) -> None:

@@ -111,8 +111,8 @@ def ingest_in_parallel(
 
 
 def _refuse_repeated(records: Sequence[SourceRecordIn]) -> None:
-    keys = Counter((r.source, r.record_id) for r in records)
-    if len(keys) != len(records):
+    if len({(r.source, r.record_id) for r in records}) != len(records):  # counted only if so
+        keys = Counter((r.source, r.record_id) for r in records)
         repeated = sorted(
             f"{source}:{record_id}" for (source, record_id), n in keys.items() if n > 1
         )
