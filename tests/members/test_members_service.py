@@ -25,9 +25,9 @@ from yipan.kernel.config import get_settings
 from yipan.kernel.db import make_engine, unit_of_work
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain.identity import resolve
-from yipan.members.models import Identity
+from yipan.members.models import Identity, SourceRecord
 from yipan.members.schemas import DecisionIn, IdentityIn, SourceRecordIn
-from yipan.members.service import ingest, profile, review
+from yipan.members.service import ingest, parallel, profile, review
 from yipan.members.service.pii import vault
 
 
@@ -100,6 +100,36 @@ def test_batches_in_any_split_group_records_as_the_domain_resolution_does(engine
     got: dict[str, set[tuple[str, str]]] = {}
     for key, member_id in current.items():
         got.setdefault(member_id, set()).add(key)
+    assert {frozenset(v) for v in got.values()} == want
+    assert identities_astray(engine) == []
+
+
+def test_a_part_decided_from_memory_chunk_after_chunk_groups_records_as_the_domain_does(
+    engine: Engine,
+) -> None:
+    records = random_records(11, 90)
+    shuffled = records[:]
+    random.Random(5).shuffle(shuffled)
+    stored, part = shuffled[:30], shuffled[30:]
+    with unit_of_work(engine) as session:
+        ingest.ingest_records(session, stored)
+    with unit_of_work(engine, readonly=True) as session:
+        reached = parallel.stored_members(parallel.links(session, part), range(len(part)))
+        members = ingest.PartIngest(session, reached)
+    assert reached  # the part joins and merges members stored before it
+    for start in range(0, len(part), 7):
+        with unit_of_work(engine) as session:
+            counted = members.ingest(session, part[start : start + 7])
+        assert counted.total() == len(part[start : start + 7])
+    with unit_of_work(engine, readonly=True) as session:
+        rows = session.execute(
+            select(SourceRecord.source, SourceRecord.record_id, SourceRecord.member_id)
+        ).all()
+    expected = resolve(ingest.as_domain(r) for r in records)
+    want = {frozenset((k.source, k.record_id) for k in m.records) for m in expected.members()}
+    got: dict[int, set[tuple[str, str]]] = {}
+    for source, record_id, member_id in rows:  # a merge moves the records to the survivor
+        got.setdefault(member_id, set()).add((source, record_id))
     assert {frozenset(v) for v in got.values()} == want
     assert identities_astray(engine) == []
 

@@ -665,8 +665,9 @@ def _write_stored_members(session: Session, batch: _Batch, now: datetime) -> Non
     members whose name the batch filled in keep it."""
     moves: list[dict[str, int]] = []
     survivors: dict[int, int] = {}
-    stored = [h for h in batch.changed.values() if h.loaded is not None]
-    for handle in stored:
+    # The batch's new members are written whole by `_write_new_members`.
+    was_stored = [h for h in batch.changed.values() if h.loaded is not None]
+    for handle in was_stored:
         final = handle.final()
         if final is handle:
             continue
@@ -692,7 +693,7 @@ def _write_stored_members(session: Session, batch: _Batch, now: datetime) -> Non
             "b_survivor": survivors.get(h.id),
             "b_updated": h.updated_at,
         }
-        for h in stored
+        for h in was_stored
         if (h.name, h.status, h.updated_at) != h.loaded
     ]
     if changes:
