@@ -1,15 +1,15 @@
 """A large batch of source records ingested by several processes at once (PostgreSQL).
 
-One process decides ~5,000 records a second, and half of that time it waits on the database;
-a second and third process use the cores it leaves idle. They must never decide about the same
-member, or two of them could each create a member for one phone, or change one stored member at
-once: the records are split by `members.domain.partition` into parts linked by nothing (no
-shared strong identifier, no stored member reached by two parts), and each part goes to its own
-process, ingested in chunks, one unit of work each, exactly as `ingest_records` does for the
-whole batch. A part's records keep their order, so the records end in the same members, and the
-same conflicts go to review, as in one process; as with any other order of arrival, which record
-"created" a member and which "attached" to it may differ, and member ids are drawn in another
-order.
+One process decides several thousand records a second and waits on the database for part of
+that time; more processes use the cores it leaves idle (about one per core: a third on two cores
+cost more than it brought). They must never decide about the same member, or two of them could
+each create a member for one phone, or change one stored member at once: the records are split
+by `members.domain.partition` into parts linked by nothing (no shared strong identifier, no
+stored member reached by two parts), and each part goes to its own process, ingested in chunks,
+one unit of work each, decided exactly as `ingest_records` decides the whole batch. A part's
+records keep their order, so the records end in the same members, and the same conflicts go to
+review, as in one process; as with any other order of arrival, which record "created" a member
+and which "attached" to it may differ, and member ids are drawn in another order.
 
 The parts are found before the processes start. A process loads the stored members its part can
 reach once, at its start, and keeps the members it writes in memory (`ingest.PartIngest`): each
