@@ -199,14 +199,17 @@ def test_a_changed_payload_replaces_the_records_identities(
     client: TestClient, engine: Engine
 ) -> None:
     [first] = ingest(client, record("pos", "c1", "张三", phone=PHONE))
-    [other] = ingest(client, record("online_shop", "u1", "张三", email="zs@qq.com"))
-    [changed] = ingest(client, record("pos", "c1", "张三", phone="13912345678", email="zs@qq.com"))
-    assert (changed["outcome"], changed["member_id"]) == ("merged", first["member_id"])
-    assert client.get(f"/api/v1/members/{other['member_id']}").json()["id"] == first["member_id"]
-    assert identities_astray(engine) == []
+    [changed] = ingest(client, record("pos", "c1", "张三", phone="13912345678"))
+    assert (changed["outcome"], changed["member_id"]) == ("updated", first["member_id"])
     assert client.get("/api/v1/members", params={"phone": PHONE}).json() == []
     [found] = client.get("/api/v1/members", params={"phone": "139-1234-5678"}).json()
     assert found["id"] == first["member_id"]
+    # A change that brings another member's identifier merges the two, identities and all.
+    [other] = ingest(client, record("online_shop", "u1", "张三", email="zs@qq.com"))
+    [merged] = ingest(client, record("pos", "c1", "张三", phone="13912345678", email="zs@qq.com"))
+    assert (merged["outcome"], merged["member_id"]) == ("merged", first["member_id"])
+    assert client.get(f"/api/v1/members/{other['member_id']}").json()["id"] == first["member_id"]
+    assert identities_astray(engine) == []
 
 
 def test_a_phone_written_another_way_finds_the_member(client: TestClient) -> None:
