@@ -8,8 +8,9 @@
 - Identity (per backend): a seeded generator of people, each in 1 to 3 source systems (pos,
   online_shop, social) with the noise real exports carry; the three systems' records are
   ingested as one import, split over processes, in chunks of 5,000, one unit of work each,
-  through `ingest.ingest_records` as `yipan members import` does with the three files, and the
-  members found are scored against the generator's truth.
+  each process keeping its part's members in memory (`ingest.PartIngest`) as `yipan members
+  import` does with the three files, and the members found are scored against the generator's
+  truth.
 - 360 (per backend): the import's pending events delivered first (those a handler listens
   for; a running worker would have done it by then), orders placed over HTTP for a sample of
   members seen in several systems and their events delivered, then `GET
@@ -625,7 +626,7 @@ def identity(
             log(f"{name}: {done:,} / {data.total:,} records, {done / (last_log - started):,.0f}/s")
 
     route_events()  # as every `yipan` command does: events nobody listens for are done at once
-    # As `yipan members import pos.csv shop.jsonl social.csv --workers 3` does with the three
+    # As `yipan members import pos.csv shop.jsonl social.csv --workers 2` does with the three
     # systems' files: every row validated as `SourceRecordIn` (the garbage collector paused),
     # then all of them ingested by `workers` processes over parts that share no identifier and
     # no stored member.
@@ -943,7 +944,7 @@ def main() -> None:
         "--identity-workers",
         type=int,
         # One per core of the VM it is measured on: since the processes keep their members in
-        # memory they wait less on PostgreSQL, and a third cost ~10 % more CPU than it saved.
+        # memory they wait less on PostgreSQL, and a third took ~10 % more CPU and longer.
         default=2,
         help="processes ingesting the files on PostgreSQL (SQLite: one)",
     )

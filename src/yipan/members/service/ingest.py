@@ -406,8 +406,8 @@ class PartIngest:
     and the ones its own chunks make. Each chunk is decided against what the chunks before it
     left in memory, exactly as against what they stored, and reads from the database only which
     of its records are stored already. That holds while nothing else writes these people (an
-    import's rule, docs/architecture.md). A chunk that fails leaves the memory unlike the
-    database: the part must stop there.
+    import's rule, docs/architecture.md). A chunk that fails, here or at its commit, leaves the
+    memory unlike the database: the part must stop there (`service.parallel` does).
     """
 
     def __init__(self, session: Session, stored_members: set[int]) -> None:
