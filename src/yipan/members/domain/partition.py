@@ -8,20 +8,23 @@ records keep the order they came in, so a part is ingested as the whole file wou
 
 The components come from `scipy.sparse.csgraph.connected_components` (records and link keys as
 the two sides of one graph) rather than a union–find written here: it is one C call for a
-million records.
+million records. Keys are told apart by their hash and numbered by numpy rather than a dict,
+and the balancing walks plain lists: the split of a million records takes 0.6 s instead of
+1.1 – 1.5 s, all of it before the processes start. Two different keys with the same 64-bit hash
+only put their records in one part, which is never wrong: as if the records were linked.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Collection, Hashable, Sequence
 
 import numpy as np
 from scipy.sparse import coo_array  # type: ignore[import-untyped]
 from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
 
 
-def parts(links: Sequence[Iterable[Hashable]], count: int) -> list[list[int]]:
+def parts(links: Sequence[Collection[Hashable]], count: int) -> list[list[int]]:
     """`count` lists of record positions (some maybe empty), each ascending; records whose
     `links` (strong identifiers, stored members) share a key, directly or through others, are
     always in the same list."""
@@ -30,18 +33,16 @@ def parts(links: Sequence[Iterable[Hashable]], count: int) -> list[list[int]]:
     records = len(links)
     if count == 1 or records == 0:
         return [list(range(records))] + [[] for _ in range(count - 1)]
-    keys: dict[Hashable, int] = {}
-    rows: list[int] = []
-    cols: list[int] = []
-    for position, linked in enumerate(links):
-        for key in linked:
-            rows.append(position)
-            cols.append(keys.setdefault(key, len(keys)))
-    nodes = records + len(keys)
+    held = np.fromiter(map(len, links), dtype=np.int64, count=records)
+    hashes = np.fromiter(
+        (hash(key) for linked in links for key in linked), dtype=np.int64, count=int(held.sum())
+    )
+    distinct, key_of = np.unique(hashes, return_inverse=True)
+    nodes = records + len(distinct)
     graph = coo_array(
         (
-            np.ones(len(rows), dtype=np.int8),
-            (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64) + records),
+            np.ones(len(hashes), dtype=np.int8),
+            (np.repeat(np.arange(records, dtype=np.int64), held), key_of + records),
         ),
         shape=(nodes, nodes),
     )
@@ -50,14 +51,13 @@ def parts(links: Sequence[Iterable[Hashable]], count: int) -> list[list[int]]:
     sizes = np.bincount(record_labels)
     # Largest component first onto the lightest part; ties by label so the split is repeatable.
     order = np.lexsort((np.arange(len(sizes)), -sizes))
-    part_of = np.empty(len(sizes), dtype=np.int64)
+    part_of = [0] * len(sizes)  # plain lists: indexing numpy per component cost more
     loads = [(0, index) for index in range(count)]
-    for label in order.tolist():
-        size = int(sizes[label])
+    for label, size in zip(order.tolist(), sizes[order].tolist(), strict=True):
         if size == 0:
             break
-        load, index = heapq.heappop(loads)
+        load, index = loads[0]
         part_of[label] = index
-        heapq.heappush(loads, (load + size, index))
-    assigned = part_of[record_labels]
+        heapq.heapreplace(loads, (load + size, index))
+    assigned = np.asarray(part_of, dtype=np.int64)[record_labels]
     return [np.flatnonzero(assigned == index).tolist() for index in range(count)]

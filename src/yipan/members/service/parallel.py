@@ -146,12 +146,12 @@ class _Statistics:
         return committed
 
 
-def links(session: Session, records: Sequence[SourceRecordIn]) -> list[list[Hashable]]:
+def links(session: Session, records: Sequence[SourceRecordIn]) -> Sequence[tuple[Hashable, ...]]:
     """What ties each record to others: its strong identifiers (kind, normalised value) and the
     stored members those, or the record itself if stored before, already belong to."""
     keys = [ids.strong_keys((i.kind, i.value) for i in record.identities) for record in records]
     if session.scalar(select(SourceRecord.id).limit(1)) is None:
-        return [list(own) for own in keys]  # nothing stored: only the batch's own links count
+        return keys  # nothing stored: only the batch's own links count
     box = vault()
     by_hash = {box.lookup_hash(key.kind.value, key.value): key for own in keys for key in own}
     holders: dict[ids.IdentifierKey, list[int]] = {}
@@ -163,13 +163,13 @@ def links(session: Session, records: Sequence[SourceRecordIn]) -> list[list[Hash
         ):
             holders.setdefault(by_hash[value_hash], []).append(member_id)
     stored = store.find_records(session, [ids.RecordKey(r.source, r.record_id) for r in records])
-    linked: list[list[Hashable]] = []
+    linked: list[tuple[Hashable, ...]] = []
     for record, own in zip(records, keys, strict=True):
         members: set[int] = {m for key in own for m in holders.get(key, ())}
         row = stored.get(ids.RecordKey(record.source, record.record_id))
         if row is not None:
             members.add(row[1])
-        linked.append([*own, *((MEMBER, m) for m in sorted(members))])
+        linked.append((*own, *((MEMBER, m) for m in sorted(members))))
     return linked
 
 
