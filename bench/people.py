@@ -627,18 +627,23 @@ def identity(
 
     route_events()  # as every `yipan` command does: events nobody listens for are done at once
     # As `yipan members import pos.csv shop.jsonl social.csv --workers 2` does with the three
-    # systems' files: every row validated as `SourceRecordIn` (the garbage collector paused),
-    # then all of them ingested by `workers` processes over parts that share no identifier and
-    # no stored member.
+    # systems' files: every row validated as `SourceRecordIn`, then all of them ingested by
+    # `workers` processes over parts that share no identifier and no stored member, the garbage
+    # collector paused throughout.
     with collector_paused():
         records = [
             SourceRecordIn.model_validate(r) for system in SYSTEMS for r in data.records[system]
         ]
-    outcomes.update(
-        ingest_in_parallel(
-            url, records, workers=workers, chunk_size=chunk_size, clock=clock, progress=committed
+        outcomes.update(
+            ingest_in_parallel(
+                url,
+                records,
+                workers=workers,
+                chunk_size=chunk_size,
+                clock=clock,
+                progress=committed,
+            )
         )
-    )
     seconds = time.perf_counter() - started
     log(
         f"{name}: ingested {data.total:,} records in {seconds:.1f}s ({data.total / seconds:,.0f}/s)"
