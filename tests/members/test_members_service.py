@@ -14,7 +14,7 @@ from cryptography.exceptions import InvalidTag
 from hypothesis import given, reject
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from typer.testing import CliRunner
 
 from tests import support
@@ -22,7 +22,7 @@ from tests.members.checks import identities_astray
 from yipan.cli.main import app
 from yipan.events.models import OutboxEvent
 from yipan.kernel.config import get_settings
-from yipan.kernel.db import make_engine, unit_of_work
+from yipan.kernel.db import among, make_engine, unit_of_work
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain.identity import resolve
 from yipan.members.models import Identity, SourceRecord
@@ -185,6 +185,31 @@ def test_personal_data_is_stored_only_hashed_and_encrypted(engine: Engine) -> No
     assert vault().decrypt("phone", encrypted) == "13800138001"
     with pytest.raises(InvalidTag):  # bound to its kind: not readable as another one
         vault().decrypt("email", encrypted)
+
+
+@pytest.mark.postgres
+def test_identifier_lookups_are_answered_by_the_hash_index_on_postgresql(pg_engine: Engine) -> None:
+    """Migration 0020 made the lookup index a hash index; the one shape of lookup the ingest
+    and the import's split send (a set of value hashes, matching identities) must still probe it
+    rather than read the table."""
+    with unit_of_work(pg_engine) as session:
+        ingest.ingest_records(session, random_records(11, 80))
+    with unit_of_work(pg_engine, readonly=True) as session:
+        matching = select(Identity.value_hash).where(Identity.matching).distinct()
+        hashes = sorted(session.scalars(matching))[:10]
+        [condition] = among(session, Identity.value_hash, hashes)
+        lookup = select(Identity.value_hash, Identity.member_id).where(condition, Identity.matching)
+        sql = lookup.compile(dialect=pg_engine.dialect, compile_kwargs={"literal_binds": True})
+        session.execute(text("SET LOCAL enable_seqscan = off"))  # a table this small is read whole
+        plan = "\n".join(session.scalars(text(f"EXPLAIN {sql}")))
+        found = session.execute(lookup).all()
+        definition = session.scalar(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_members_identities_lookup'")
+        )
+    assert "Index Scan using ix_members_identities_lookup" in plan, plan
+    assert "Seq Scan on members_identities" not in plan, plan
+    assert "USING hash (value_hash)" in (definition or "")
+    assert {value_hash for value_hash, _ in found} == set(hashes)
 
 
 runner = CliRunner()
