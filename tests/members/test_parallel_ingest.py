@@ -302,9 +302,11 @@ def test_an_import_gathers_the_planners_statistics_each_time_it_has_doubled_the_
 
     parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=25)
 
-    # 17 chunks or more, and the statistics gathered after about 50, 100, 200 (and 400) records
+    # 17 chunks or more, and the statistics gathered after about 50, 100, 200 (and 400) records.
+    # The processes commit ahead of the reports the parent counts, so two gatherings may find
+    # the same rows, never fewer.
     assert 3 <= len(seen) <= 4
-    assert seen == sorted(set(seen))
+    assert seen == sorted(seen)
     assert seen[-1] >= 200
     assert all(_known_rows(pg_engine, table) > 0 for table in parallel.GROWING_TABLES)
 
