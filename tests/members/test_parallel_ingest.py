@@ -291,22 +291,29 @@ def test_an_import_gathers_the_planners_statistics_each_time_it_has_doubled_the_
     # is large (`python -m bench.people` shows it); autovacuum is off on the test server.
     monkeypatch.setattr(parallel, "FIRST_ANALYSIS_AFTER", 50)
     seen: list[int] = []  # the records PostgreSQL counted at each gathering
+    reported: list[int] = []  # the records reported committed before each gathering's chunk
     real_analyze = parallel.analyze
 
     def analyze(engine: Engine, tables: Sequence[str]) -> None:
         real_analyze(engine, tables)
         seen.append(_known_rows(engine, "members_source_records"))
+        reported.append(sum(told))
 
+    told: list[int] = []
     monkeypatch.setattr(parallel, "analyze", analyze)
     records = _batch(5, 400)
 
-    parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=25)
+    parallel.ingest_in_parallel(
+        _url(pg_engine), records, workers=3, chunk_size=25, progress=told.append
+    )
 
-    # 17 chunks or more, and the statistics gathered after about 50, 100, 200 (and 400) records.
-    # The processes commit ahead of the reports the parent counts, so two gatherings may find
-    # the same rows, never fewer.
+    # 17 chunks or more, and the statistics gathered after about 50, 100, 200 (and 400) records
+    # reported. The processes commit ahead of the reports the parent counts, so two gatherings
+    # may find the same rows in the table, never fewer.
     assert 3 <= len(seen) <= 4
+    assert reported == sorted(set(reported))
     assert seen == sorted(seen)
+    assert all(found >= counted for found, counted in zip(seen, reported, strict=True))
     assert seen[-1] >= 200
     assert all(_known_rows(pg_engine, table) > 0 for table in parallel.GROWING_TABLES)
 
