@@ -64,7 +64,6 @@ from yipan.kernel.clock import SystemClock
 from yipan.kernel.collector import collector_paused
 from yipan.kernel.db import make_engine, unit_of_work
 from yipan.members.models import Member, Review, SourceRecord
-from yipan.members.schemas import SourceRecordIn
 from yipan.members.service import store
 from yipan.members.service.parallel import ingest_in_parallel
 from yipan.promotions.domain.cart import Cart, CartLine
@@ -627,23 +626,19 @@ def identity(
 
     route_events()  # as every `yipan` command does: events nobody listens for are done at once
     # As `yipan members import pos.csv shop.jsonl social.csv --workers 2` does with the three
-    # systems' files: every row validated as `SourceRecordIn`, then all of them ingested by
-    # `workers` processes over parts that share no identifier and no stored member, the garbage
-    # collector paused throughout.
+    # systems' files: the rows of all of them, in a record's shape, ingested by `workers`
+    # processes over parts that share no identifier and no stored member, each process
+    # validating its own rows, the garbage collector paused throughout.
     with collector_paused():
-        records = [
-            SourceRecordIn.model_validate(r) for system in SYSTEMS for r in data.records[system]
-        ]
-        outcomes.update(
-            ingest_in_parallel(
-                url,
-                records,
-                workers=workers,
-                chunk_size=chunk_size,
-                clock=clock,
-                progress=committed,
-            )
+        rows = [row for system in SYSTEMS for row in data.records[system]]
+        ingested = ingest_in_parallel(
+            url, rows, workers=workers, chunk_size=chunk_size, clock=clock, progress=committed
         )
+    if ingested.rejected:
+        raise RuntimeError(
+            f"{len(ingested.rejected)} generated rows were rejected: {ingested.rejected}"
+        )
+    outcomes.update(ingested.outcomes)
     seconds = time.perf_counter() - started
     log(
         f"{name}: ingested {data.total:,} records in {seconds:.1f}s ({data.total / seconds:,.0f}/s)"

@@ -20,6 +20,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 from sqlalchemy import Engine, exists, func, select, text
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
@@ -134,7 +137,7 @@ def test_a_batch_split_over_processes_makes_the_members_one_call_makes(
         split = parts(parallel.links(session, records), 3)
     assert all(len(part) > 60 for part in split)  # three processes, each with work to do
 
-    outcomes = parallel.ingest_in_parallel(_url(engine), records, workers=3, chunk_size=25)
+    outcomes = parallel.ingest_in_parallel(_url(engine), records, workers=3, chunk_size=25).outcomes
 
     assert _groups(engine) == _groups(sqlite_engine)
     assert outcomes.total() == len(records)
@@ -174,7 +177,9 @@ def test_stored_members_reached_by_several_records_are_decided_in_one_process(
     assert part_of[0] == part_of[len(records) - 3] == part_of[len(records) - 1]
     assert part_of[1] == part_of[len(records) - 2]
 
-    outcomes = parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=10)
+    outcomes = parallel.ingest_in_parallel(
+        _url(pg_engine), records, workers=3, chunk_size=10
+    ).outcomes
 
     assert outcomes["updated"] == 1  # s1, sent again with an e-mail more
     groups = _groups(pg_engine)
@@ -214,7 +219,9 @@ def test_a_failing_chunk_stops_its_process_the_others_finish_and_a_rerun_complet
     assert 0 < committed < len(records)
     assert _count(pg_engine, SourceRecord) == committed  # what it said was kept, was
     monkeypatch.setattr(ingest.PartIngest, "ingest", ingest_chunk)
-    outcomes = parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=10)
+    outcomes = parallel.ingest_in_parallel(
+        _url(pg_engine), records, workers=3, chunk_size=10
+    ).outcomes
     assert outcomes["unchanged"] == committed
     assert _groups(pg_engine) == _groups(sqlite_engine)
 
@@ -340,6 +347,102 @@ def test_a_record_given_twice_is_refused_before_anything_is_written(engine: Engi
 
     assert refused.value.details["records"] == [f"{again.source}:{again.record_id}"]
     assert _count(engine, SourceRecord) == 0
+
+
+def test_rows_that_do_not_validate_are_reported_by_position_and_the_others_ingested(
+    engine: Engine, sqlite_engine: Engine
+) -> None:
+    records = _batch(17, 150)
+    rows: list[dict[str, object]] = [record.model_dump(mode="json") for record in records]
+    # Each process validates its own rows. A bad row may share a phone with good ones (the
+    # second): it is split with them, and decides nothing.
+    bad = [
+        {"source": "pos", "record_id": "bad-kind", "identities": [{"kind": "fax", "value": "1"}]},
+        {"source": "pos", "record_id": "bad-name", "name": "x" * 201, **_identities_of(rows[3])},
+        {"source": "pos", "name": "no record id"},
+        {"source": "pos", "record_id": "bad-value", "identities": [{"kind": "phone", "value": 5}]},
+    ]
+    positions = [9, 60, 61, 149]
+    for position, row in zip(positions, bad, strict=True):
+        rows.insert(position, row)
+
+    done = parallel.ingest_in_parallel(_url(engine), rows, workers=3, chunk_size=10)
+
+    assert sorted(done.rejected) == positions
+    assert "identities.0.kind" in done.rejected[9]
+    assert "name: String should have at most 200 characters" in done.rejected[60]
+    assert "record_id: Field required" in done.rejected[61]
+    assert "identities.0.value" in done.rejected[149]
+    assert done.outcomes.total() == len(records)
+    assert _count(engine, SourceRecord) == len(records)
+    _in_one_call(sqlite_engine, records)
+    assert _groups(engine) == _groups(sqlite_engine)
+
+
+def _identities_of(row: dict[str, object]) -> dict[str, object]:
+    return {"identities": row["identities"]}
+
+
+# Mostly rows that validate, spelt as files and connectors spell them; some that do not.
+_KINDS = st.one_of(
+    st.sampled_from([kind.value for kind in ids.IdentityKind]),
+    st.sampled_from(list(ids.IdentityKind)),
+    st.sampled_from([kind.value.encode() for kind in ids.IdentityKind]),
+)
+_VALUES = st.one_of(
+    st.from_regex(r"[ \t\u3000]{0,2}(\+86 ?)?1[3-9][0-9 -]{9,11}[ \t]{0,2}", fullmatch=True),
+    st.sampled_from(
+        ["13800138000", "１３９００００１２３４", " U1@QQ.com\t", "a@b", "8800 0001 ", "oU1", "x"]
+    ),
+    st.text(min_size=1, max_size=12).filter(str.strip),
+)
+_VALID_ROWS = st.fixed_dictionaries(
+    {
+        "source": st.sampled_from(["pos", " online_shop ", b"social"]),
+        "record_id": st.text(min_size=1, max_size=8).filter(str.strip),
+        "identities": st.lists(
+            st.fixed_dictionaries({"kind": _KINDS, "value": _VALUES}), max_size=4
+        ),
+    }
+)
+_ANY = st.one_of(st.none(), st.integers(), st.text(max_size=6), st.binary(max_size=6))
+_ANY_ROWS = st.fixed_dictionaries(
+    {
+        "source": st.one_of(st.sampled_from(["pos", "", "Bad"]), _ANY),
+        "record_id": _ANY,
+        "identities": st.one_of(
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "kind": st.one_of(
+                            _KINDS, st.sampled_from([" phone", "PHONE", "fax"]), _ANY
+                        ),
+                        "value": st.one_of(_VALUES, _ANY),
+                    }
+                ),
+                max_size=4,
+            ),
+            _ANY,
+        ),
+    }
+)
+_SENT_ROWS = st.one_of(_VALID_ROWS, _VALID_ROWS, _ANY_ROWS)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_SENT_ROWS)
+def test_the_split_reads_the_keys_of_a_row_as_sent_as_validation_leaves_them(
+    row: dict[str, object],
+) -> None:
+    keys, key = ids.sent_strong_keys(row), ids.sent_record_key(row)  # never raises on a bad row
+    try:
+        record = SourceRecordIn.model_validate(row)
+    except ValidationError:
+        return  # rejected by the process that validates it: its keys only place it
+    assert keys == ids.strong_keys((i.kind, i.value) for i in record.identities)
+    assert key == ids.RecordKey(record.source.strip(), record.record_id.strip())
+    assert ids.sent_strong_keys(record) == keys  # a record validated reads the same
+    assert ids.sent_record_key(record) == key
 
 
 @pytest.fixture

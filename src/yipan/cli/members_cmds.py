@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -30,7 +31,9 @@ from yipan.kernel.clock import SystemClock
 from yipan.kernel.collector import collector_paused
 from yipan.kernel.config import get_settings
 from yipan.kernel.tabular import SourceRow
-from yipan.members.schemas import MemberImportReport, Outcome, SourceRecordIn
+from yipan.members.domain.identifiers import RecordKey
+from yipan.members.errors import MalformedRow
+from yipan.members.schemas import MemberImportReport, Outcome
 from yipan.members.service import importing, parallel
 
 app = typer.Typer(help="Members: customer records from every source.", no_args_is_help=True)
@@ -118,13 +121,13 @@ class _Input:
             self.file.read_bytes(), importing.resolve_format(self.fmt, filename=self.file.name)
         )
 
-    def checked(self) -> tuple[list[SourceRecordIn], MemberImportReport]:
-        """The file's good rows as records, and the report of its rows."""
-        return importing.check_rows(self.rows(), source=self.source)
+    def shaped(self) -> tuple[list[tuple[int, dict[str, Any]]], MemberImportReport]:
+        """The file's rows in a record's shape with their numbers, and the report of the others."""
+        return importing.shape_rows(self.rows(), source=self.source)
 
 
 def _import_in_chunks(item: _Input, chunk_size: int, clock: SystemClock) -> MemberImportReport:
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[RecordKey, int] = {}
     return import_in_chunks(
         read=item.rows,
         import_chunk=lambda session, chunk: importing.import_records(
@@ -140,32 +143,41 @@ def _import_in_chunks(item: _Input, chunk_size: int, clock: SystemClock) -> Memb
 def _import_in_parallel(
     inputs: Sequence[_Input], workers: int, chunk_size: int, clock: SystemClock
 ) -> tuple[list[MemberImportReport], Counter[Outcome]]:
-    """Every row of every file checked first, then the good ones ingested together by `workers`
-    processes over parts that share no identifier and no stored member
+    """Every file's rows read first, then ingested together by `workers` processes over parts
+    that share no identifier and no stored member, each validating its own rows
     (`members.service.parallel`): each file's report of its rows, and the outcomes of all."""
-    good: list[SourceRecordIn] = []
+    rows: list[dict[str, Any]] = []
+    origins: list[tuple[int, int]] = []  # each row's file (its place in `inputs`) and number
     reports: list[MemberImportReport] = []
-    # Paused from the first row to the last record dropped: each collection would walk every
-    # record checked so far (one right after the checking took 2 s for a million), and the
-    # records hold no cycles.
+    # Paused from the first row read to the last one dropped: each collection would walk every
+    # row read so far (one right after the reading took 2 s for a million), and the rows hold
+    # no cycles.
     with collector_paused():
-        for item in inputs:
-            records, report = exit_on_error(console, item.checked)
-            good.extend(records)
+        for index, item in enumerate(inputs):
+            shaped, report = exit_on_error(console, item.shaped)
+            rows.extend(data for _, data in shaped)
+            origins.extend((index, number) for number, _ in shaped)
             reports.append(report)
         names = ", ".join(item.file.name for item in inputs)
         with progress_bar(console) as progress:
-            task = progress.add_task(f"importing {names}", total=len(good))
-            outcomes = exit_on_error(
+            task = progress.add_task(f"importing {names}", total=len(rows))
+            done = exit_on_error(
                 console,
                 lambda: parallel.ingest_in_parallel(
                     get_settings().database_url,
-                    good,
+                    rows,
                     workers=workers,
                     chunk_size=chunk_size,
                     clock=clock,
                     progress=lambda count: progress.advance(task, count),
                 ),
             )
-        good.clear()
-    return reports, outcomes
+        for position, message in done.rejected.items():
+            index, number = origins[position]
+            reports[index].errors.append(
+                importing.row_error(number, rows[position], MalformedRow.code, message)
+            )
+        for report in reports:
+            report.errors.sort(key=lambda error: error.row)
+        rows.clear()
+    return reports, done.outcomes

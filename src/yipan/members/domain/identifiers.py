@@ -251,6 +251,66 @@ def strong_keys(
     return tuple(sorted(keys))
 
 
+# --- records as sent, before validation ----------------------------------------------------------
+# A bulk import splits its records by their strong identifiers before they are validated, so that
+# each process validates its own part (`members.service.parallel`). A record as sent is a mapping
+# of `SourceRecordIn`'s fields (a file's row as read) or an object with them (a record validated);
+# these read what validation would leave of it, and pass over whatever could not validate.
+
+_KIND_NAMED = {kind.value: kind for kind in IdentityKind}
+
+
+def sent_strong_keys(
+    record: object, policy: MatchPolicy = DEFAULT_POLICY
+) -> tuple[IdentifierKey, ...]:
+    """`strong_keys` of the record `record` validates to: its identities as sent, a list of
+    {kind, value}, kinds by name, values as text or UTF-8 bytes (validation strips them;
+    classifying strips them too)."""
+    identities = _sent_field(record, "identities")
+    if not isinstance(identities, list | tuple):
+        return ()
+    keys = set()
+    for identity in identities:
+        kind = _KIND_NAMED.get(_sent_text(_sent_field(identity, "kind")) or "")
+        raw = _sent_text(_sent_field(identity, "value"))
+        if kind is not None and raw is not None and kind in policy.strong_kinds:
+            value, status = classify(kind, raw, policy)
+            if status is IdentityStatus.OK:
+                keys.add(IdentifierKey(kind, value))
+    return tuple(sorted(keys))
+
+
+def sent_record_key(record: object) -> RecordKey | None:
+    """The (source, record id) of a record as sent, spaces stripped; None if it has none that
+    could validate. Two records that validate to one key have one key here (not always the
+    reverse: `str.strip` takes off control characters that validation keeps)."""
+    source = _sent_text(_sent_field(record, "source"))
+    record_id = _sent_text(_sent_field(record, "record_id"))
+    if source is None or record_id is None:
+        return None
+    return RecordKey(source.strip(), record_id.strip())
+
+
+def _sent_field(item: object, name: str) -> object:
+    if isinstance(item, dict):
+        return item.get(name)
+    if isinstance(item, Mapping):
+        return item.get(name)  # another mapping: not dict's fast path
+    return getattr(item, name, None)
+
+
+def _sent_text(value: object) -> str | None:
+    """`value` as validation reads a string: text, or bytes decoded."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes | bytearray):
+        try:
+            return bytes(value).decode()
+        except UnicodeDecodeError:
+            return None
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class IdentityRow:
     """One identity as the service stores it. `matching` rows are the ones to index for lookup."""

@@ -24,6 +24,7 @@ from yipan.kernel.clock import Clock
 from yipan.kernel.collector import collector_paused
 from yipan.kernel.tabular import SourceRow
 from yipan.kernel.tabular import resolve_format as resolve_format
+from yipan.members.domain import identifiers as ids
 from yipan.members.domain.identifiers import IdentityKind
 from yipan.members.errors import DuplicateRecordInFile, InvalidImportFile, MalformedRow
 from yipan.members.schemas import (
@@ -34,6 +35,8 @@ from yipan.members.schemas import (
 )
 from yipan.members.service.ingest import ingest_records
 
+# A record as sent: `SourceRecordIn`'s fields (a file's row as read), or a record validated.
+Row = Mapping[str, Any] | SourceRecordIn
 KIND_COLUMNS = tuple(kind.value for kind in IdentityKind)
 COLUMNS = ("record_id", "source", "name", *KIND_COLUMNS)
 ATTR_PREFIX = "attr_"
@@ -61,6 +64,12 @@ def csv_columns(header: list[str]) -> list[str]:
 
 def record_from_row(fields: Mapping[str, Any], source: str) -> SourceRecordIn:
     """One row as a source record; raises `MalformedRow` naming what is wrong."""
+    return validated(record_data(fields, source))
+
+
+def record_data(fields: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """One row's fields in `SourceRecordIn`'s shape, not yet validated; raises `MalformedRow`
+    if they cannot take that shape."""
     data = {k: v for k, v in fields.items() if v is not None and v != ""}
     identities = list(data.pop("identities", []) or [])
     if not isinstance(identities, list):
@@ -73,15 +82,13 @@ def record_from_row(fields: Mapping[str, Any], source: str) -> SourceRecordIn:
         raise MalformedRow("attributes must be an object")
     for key in [k for k in data if k.startswith(ATTR_PREFIX)]:
         attributes[key[len(ATTR_PREFIX) :]] = data.pop(key)
+    return {"source": source, **data, "identities": identities, "attributes": attributes}
+
+
+def validated(row: Row) -> SourceRecordIn:
+    """The source record of `row`; raises `MalformedRow` naming what is wrong."""
     try:
-        return SourceRecordIn.model_validate(
-            {
-                "source": source,
-                **data,
-                "identities": identities,
-                "attributes": attributes,
-            }
-        )
+        return SourceRecordIn.model_validate(row)
     except ValidationError as exc:
         problems = [
             f"{'.'.join(str(p) for p in err['loc']) or 'row'}: {err['msg']}" for err in exc.errors()
@@ -94,7 +101,7 @@ def import_records(
     rows: Iterable[SourceRow],
     *,
     source: str,
-    seen: dict[tuple[str, str], int] | None = None,
+    seen: dict[ids.RecordKey, int] | None = None,
     clock: Clock | None = None,
 ) -> MemberImportReport:
     """Ingest the good rows of one chunk; `seen` carries record keys across a file's chunks.
@@ -113,7 +120,7 @@ def _import_rows(
     rows: Iterable[SourceRow],
     *,
     source: str,
-    seen: dict[tuple[str, str], int],
+    seen: dict[ids.RecordKey, int],
     clock: Clock | None,
 ) -> MemberImportReport:
     good, report = check_rows(rows, source=source, seen=seen)
@@ -124,36 +131,59 @@ def _import_rows(
 
 
 def check_rows(
-    rows: Iterable[SourceRow], *, source: str, seen: dict[tuple[str, str], int] | None = None
+    rows: Iterable[SourceRow], *, source: str, seen: dict[ids.RecordKey, int] | None = None
 ) -> tuple[list[SourceRecordIn], MemberImportReport]:
     """The good rows as records, and a report counting every row with the bad ones' errors.
 
     `seen` (record key → row number) finds a record given twice, across a file's chunks too.
     """
+    shaped, report = shape_rows(rows, source=source, seen=seen)
+    good: list[SourceRecordIn] = []
+    for number, data in shaped:
+        try:
+            good.append(validated(data))
+        except MalformedRow as exc:
+            report.errors.append(row_error(number, data, exc.code, exc.message))
+    report.errors.sort(key=lambda error: error.row)
+    return good, report
+
+
+def shape_rows(
+    rows: Iterable[SourceRow], *, source: str, seen: dict[ids.RecordKey, int] | None = None
+) -> tuple[list[tuple[int, dict[str, Any]]], MemberImportReport]:
+    """Each row that can take a record's shape, with its number, not yet validated; and a report
+    counting every row with the errors of the others (unreadable, misshapen, given before).
+
+    A record is given twice when two rows have one (source, record id), spaces stripped, as
+    `identifiers.sent_record_key` reads it; the first one is kept, even if it does not validate.
+    """
     seen = {} if seen is None else seen
     report = MemberImportReport(total=0)
-    good: list[SourceRecordIn] = []
+    shaped: list[tuple[int, dict[str, Any]]] = []
     for row in rows:
         report.total += 1
-        raw_id = row.fields.get("record_id")
-        record_id = str(raw_id) if raw_id not in (None, "") else None
         try:
             if row.problem:
                 raise MalformedRow(row.problem)
-            record = record_from_row(row.fields, source)
-            key = (record.source, record.record_id)
-            if key in seen:
+            data = record_data(row.fields, source)
+            key = ids.sent_record_key(data)
+            if key is not None and key in seen:
                 raise DuplicateRecordInFile(
-                    f"record {record.source}:{record.record_id} was already given in row "
-                    f"{seen[key]}"
+                    f"record {key.source}:{key.record_id} was already given in row {seen[key]}"
                 )
         except (MalformedRow, DuplicateRecordInFile) as exc:
-            report.errors.append(
-                MemberImportRowError(
-                    row=row.number, record_id=record_id, code=exc.code, message=exc.message
-                )
-            )
+            report.errors.append(row_error(row.number, row.fields, exc.code, exc.message))
             continue
-        seen[key] = row.number
-        good.append(record)
-    return good, report
+        if key is not None:
+            seen[key] = row.number
+        shaped.append((row.number, data))
+    return shaped, report
+
+
+def row_error(
+    number: int, fields: Mapping[str, Any], code: str, message: str
+) -> MemberImportRowError:
+    """The report's entry for a bad row."""
+    raw_id = fields.get("record_id")
+    record_id = str(raw_id) if raw_id not in (None, "") else None
+    return MemberImportRowError(row=number, record_id=record_id, code=code, message=message)

@@ -11,6 +11,13 @@ records keep their order, so the records end in the same members, and the same c
 review, as in one process; as with any other order of arrival, which record "created" a member
 and which "attached" to it may differ, and member ids are drawn in another order.
 
+The rows come as sent (`SourceRecordIn`'s fields, as a file's rows are read, or records
+already validated) and each process validates its own part's rows: validating a million rows
+here, before the split, kept one core busy for 5 s while the other had nothing to do. The split
+reads each row's strong identifiers and record key as validation would leave them
+(`identifiers.sent_strong_keys`, `sent_record_key`); a row that does not validate writes
+nothing and is reported back with what is wrong with it (`BatchIngested.rejected`).
+
 The parts are found before the processes start. A process loads the stored members its part can
 reach once, at its start, and keeps the members it writes in memory (`ingest.PartIngest`): each
 chunk is decided against them without looking its identifiers up again, which took a quarter of
@@ -23,7 +30,7 @@ none, the lookups of stored records and identities read whole tables for every c
 more than the last. The import gathers the statistics itself (`ANALYZE`) each time it has written
 as many records as the tables held at the last gathering, a handful of times for a million.
 
-The processes are forked, so they share the validated records without copying them. Where
+The processes are forked, so they share the rows without copying them. Where
 forking is not available (Windows, macOS' default) or the database is SQLite (one writer at a
 time), the same chunks are ingested one after another in this process. A chunk that fails stops
 its process; the other processes finish their parts, and the caller is told how many records were
@@ -38,9 +45,9 @@ import multiprocessing
 import queue
 import signal
 from collections import Counter
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.context import ForkContext
 from typing import Any, cast
 
@@ -52,10 +59,11 @@ from yipan.kernel.collector import collector_paused
 from yipan.kernel.db import among, analyze, make_engine, normalise_url, unit_of_work
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain.partition import parts
-from yipan.members.errors import IngestInterrupted, InvalidRecords
+from yipan.members.errors import IngestInterrupted, InvalidRecords, MalformedRow
 from yipan.members.models import Identity, SourceRecord
 from yipan.members.schemas import Outcome, SourceRecordIn
 from yipan.members.service import store
+from yipan.members.service.importing import Row, validated
 from yipan.members.service.ingest import PartIngest, ingest_counted
 from yipan.members.service.pii import vault
 
@@ -80,43 +88,69 @@ class _Job:
     clock: Clock | None
 
 
+@dataclass(slots=True)
+class BatchIngested:
+    """What became of a batch: the outcomes of its records, and the rows that are not records."""
+
+    outcomes: Counter[Outcome] = field(default_factory=Counter)
+    rejected: dict[int, str] = field(default_factory=dict)  # a row's position → what is wrong
+
+    def add(self, counted: Mapping[Outcome, int], rejected: Sequence[tuple[int, str]]) -> None:
+        self.outcomes.update(counted)
+        self.rejected.update(rejected)
+
+
 def ingest_in_parallel(
     database_url: str,
-    records: Sequence[SourceRecordIn],
+    rows: Sequence[Row],
     *,
     workers: int,
     chunk_size: int = 5000,
     clock: Clock | None = None,
     progress: Callable[[int], None] | None = None,
-) -> Counter[Outcome]:
-    """Ingest `records` (keys distinct) with up to `workers` processes; the outcomes counted.
+) -> BatchIngested:
+    """Ingest `rows` (record keys distinct) with up to `workers` processes.
 
-    `progress` is called with the number of records of each chunk once it is committed. Raises
+    `progress` is called with the number of rows of each chunk once it is committed. Raises
     `IngestInterrupted` (after every process has stopped) if a chunk could not be committed.
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
-    if not records:
-        return Counter()
+    if not rows:
+        return BatchIngested()
     forking = _fork_context()
     backend = make_url(normalise_url(database_url)).get_backend_name()
     if workers == 1 or forking is None or backend != "postgresql":
-        _refuse_repeated(records)
-        return _ingest_here(database_url, records, chunk_size, clock, progress)
+        _refuse_repeated(rows)
+        return _ingest_here(database_url, rows, chunk_size, clock, progress)
     # The batch was just built and this process only splits it and waits: a collection here
     # would walk all of it (5 s for 400,000 records) while the other core has nothing to do.
     with collector_paused():
-        _refuse_repeated(records)
-        return _ingest_forked(forking, database_url, records, workers, chunk_size, clock, progress)
+        _refuse_repeated(rows)
+        return _ingest_forked(forking, database_url, rows, workers, chunk_size, clock, progress)
 
 
-def _refuse_repeated(records: Sequence[SourceRecordIn]) -> None:
-    if len({(r.source, r.record_id) for r in records}) != len(records):  # counted only if so
-        keys = Counter((r.source, r.record_id) for r in records)
+def _refuse_repeated(rows: Sequence[Row]) -> None:
+    keys = [key for key in map(ids.sent_record_key, rows) if key is not None]
+    if len(set(keys)) != len(keys):  # counted only if so
         repeated = sorted(
-            f"{source}:{record_id}" for (source, record_id), n in keys.items() if n > 1
+            f"{key.source}:{key.record_id}" for key, n in Counter(keys).items() if n > 1
         )
         raise InvalidRecords("a record appears more than once in the batch", records=repeated[:20])
+
+
+def validated_rows(
+    rows: Sequence[Row], positions: Sequence[int]
+) -> tuple[list[SourceRecordIn], list[tuple[int, str]]]:
+    """The records of the rows at `positions`, and the position of each other row with why."""
+    records: list[SourceRecordIn] = []
+    rejected: list[tuple[int, str]] = []
+    for position in positions:
+        try:
+            records.append(validated(rows[position]))
+        except MalformedRow as bad:
+            rejected.append((position, bad.message))
+    return records, rejected
 
 
 class _Statistics:
@@ -146,10 +180,10 @@ class _Statistics:
         return committed
 
 
-def links(session: Session, records: Sequence[SourceRecordIn]) -> Sequence[tuple[Hashable, ...]]:
-    """What ties each record to others: its strong identifiers (kind, normalised value) and the
-    stored members those, or the record itself if stored before, already belong to."""
-    keys = [ids.strong_keys((i.kind, i.value) for i in record.identities) for record in records]
+def links(session: Session, rows: Sequence[Row]) -> Sequence[tuple[Hashable, ...]]:
+    """What ties each row to others: its strong identifiers (kind, normalised value) and the
+    stored members those, or its record itself if stored before, already belong to."""
+    keys = [ids.sent_strong_keys(row) for row in rows]
     if session.scalar(select(SourceRecord.id).limit(1)) is None:
         return keys  # nothing stored: only the batch's own links count
     box = vault()
@@ -162,13 +196,14 @@ def links(session: Session, records: Sequence[SourceRecordIn]) -> Sequence[tuple
             .distinct()
         ):
             holders.setdefault(by_hash[value_hash], []).append(member_id)
-    stored = store.find_records(session, [ids.RecordKey(r.source, r.record_id) for r in records])
+    record_keys = [ids.sent_record_key(row) for row in rows]
+    stored = store.find_records(session, [key for key in record_keys if key is not None])
     linked: list[tuple[Hashable, ...]] = []
-    for record, own in zip(records, keys, strict=True):
+    for key_of_record, own in zip(record_keys, keys, strict=True):
         members: set[int] = {m for key in own for m in holders.get(key, ())}
-        row = stored.get(ids.RecordKey(record.source, record.record_id))
-        if row is not None:
-            members.add(row[1])
+        found = stored.get(key_of_record) if key_of_record is not None else None
+        if found is not None:
+            members.add(found[1])
         linked.append((*own, *((MEMBER, m) for m in sorted(members))))
     return linked
 
@@ -189,72 +224,63 @@ def _fork_context() -> ForkContext | None:
     return multiprocessing.get_context("fork")
 
 
-def _chunks(records: Sequence[SourceRecordIn], size: int) -> list[Sequence[SourceRecordIn]]:
-    return [records[start : start + size] for start in range(0, len(records), size)]
-
-
-def _ingest_chunk(
-    engine: Engine, chunk: Sequence[SourceRecordIn], clock: Clock | None
-) -> Counter[Outcome]:
-    with unit_of_work(engine) as session:
-        return ingest_counted(session, chunk, clock=clock)
+def _chunks(positions: Sequence[int], size: int) -> list[Sequence[int]]:
+    return [positions[start : start + size] for start in range(0, len(positions), size)]
 
 
 def _ingest_here(
     database_url: str,
-    records: Sequence[SourceRecordIn],
+    rows: Sequence[Row],
     chunk_size: int,
     clock: Clock | None,
     progress: Callable[[int], None] | None,
-) -> Counter[Outcome]:
-    outcomes: Counter[Outcome] = Counter()
+) -> BatchIngested:
+    done = BatchIngested()
     committed = 0
     engine = make_engine(database_url, pool_size=1)
     try:
         tick = _Statistics(engine).keeping_up(progress)
-        for chunk in _chunks(records, chunk_size):
+        for chunk in _chunks(range(len(rows)), chunk_size):
+            records, rejected = validated_rows(rows, chunk)
             try:
-                outcomes += _ingest_chunk(engine, chunk, clock)
+                with unit_of_work(engine) as session:
+                    counted = ingest_counted(session, records, clock=clock)
             except KeyboardInterrupt:
-                raise _interrupted(committed, len(records), [_STOPPED]) from None
+                raise _interrupted(committed, len(rows), [_STOPPED]) from None
             except Exception as failed:
-                raise _interrupted(committed, len(records), [repr(failed)]) from failed
-            committed += len(chunk)
+                raise _interrupted(committed, len(rows), [repr(failed)]) from failed
+            done.add(counted, rejected)
+            committed += len(records)
             tick(len(chunk))
     finally:
         engine.dispose()
-    return outcomes
+    return done
 
 
 def _ingest_forked(
     forking: ForkContext,
     database_url: str,
-    records: Sequence[SourceRecordIn],
+    rows: Sequence[Row],
     workers: int,
     chunk_size: int,
     clock: Clock | None,
     progress: Callable[[int], None] | None,
-) -> Counter[Outcome]:
+) -> BatchIngested:
     engine = make_engine(database_url, pool_size=1)
     try:
         tick = _Statistics(engine).keeping_up(progress)
         with unit_of_work(engine) as session:
-            linked = links(session, records)
+            linked = links(session, rows)
         split = parts(linked, workers)
         engine.dispose()  # the processes forked next inherit no connection of this one
         out = forking.Queue()
-        # A forked process inherits its arguments with the rest of memory: the part is not
-        # pickled.
+        # A forked process inherits its arguments with the rest of memory: neither the rows nor
+        # its part's positions are pickled.
         job = _Job(database_url, chunk_size, clock)
         processes = [
             forking.Process(
                 target=_work,
-                args=(
-                    job,
-                    [records[i] for i in positions],
-                    stored_members(linked, positions),
-                    out,
-                ),
+                args=(job, rows, positions, stored_members(linked, positions), out),
             )
             for positions in split
             if positions
@@ -262,7 +288,7 @@ def _ingest_forked(
         try:
             for process in processes:
                 process.start()
-            return _gather(processes, out, len(records), tick)
+            return _gather(processes, out, len(rows), tick)
         finally:
             for process in processes:
                 if process.is_alive():
@@ -274,8 +300,8 @@ def _ingest_forked(
 
 def _gather(
     processes: Sequence[Any], out: Any, total: int, tick: Callable[[int], None]
-) -> Counter[Outcome]:
-    outcomes: Counter[Outcome] = Counter()
+) -> BatchIngested:
+    done = BatchIngested()
     failures: list[str] = []
     committed = 0
 
@@ -283,9 +309,9 @@ def _gather(
         """Count one message; 1 when it says a process has ended."""
         nonlocal committed
         if message[0] == _CHUNK:
-            _, count, counted = message
-            outcomes.update(counted)
-            committed += count
+            _, count, counted, rejected = message
+            done.add(counted, rejected)
+            committed += count - len(rejected)
             tick(count)
         elif message[0] == _FAILED:
             failures.append(message[1])
@@ -314,7 +340,7 @@ def _gather(
         raise _interrupted(committed, total, [_STOPPED], at_least=True) from None
     if failures:
         raise _interrupted(committed, total, failures)
-    return outcomes
+    return done
 
 
 def _interrupted(
@@ -328,14 +354,16 @@ def _interrupted(
     )
 
 
-def _work(job: _Job, part: Sequence[SourceRecordIn], reached: set[int], out: Any) -> None:
-    """One forked process: its part in chunks, each committed before it is reported; `reached`
-    are the stored members its records can join, which the part keeps in memory with the ones
-    it makes (`ingest.PartIngest`)."""
+def _work(
+    job: _Job, rows: Sequence[Row], positions: Sequence[int], reached: set[int], out: Any
+) -> None:
+    """One forked process: the rows at `positions` validated and ingested in chunks, each
+    committed before it is reported; `reached` are the stored members its records can join,
+    which the part keeps in memory with the ones it makes (`ingest.PartIngest`)."""
     # The collector stays off, as the parent that forked it left it: everything inherited (the
-    # whole batch, validated) and the members the part keeps in memory, which grow with every
-    # chunk, would be walked again by each collection (a tenth of the process's time), and a
-    # chunk leaves no cycles worth finding behind.
+    # whole batch) and the members the part keeps in memory, which grow with every chunk, would
+    # be walked again by each collection (a tenth of the process's time), and a chunk leaves no
+    # cycles worth finding behind.
     # An interrupt from the terminal reaches every process of its group: the parent alone
     # decides, and stops this one.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -343,10 +371,11 @@ def _work(job: _Job, part: Sequence[SourceRecordIn], reached: set[int], out: Any
     try:
         with unit_of_work(engine, readonly=True) as session:
             members = PartIngest(session, reached)
-        for chunk in _chunks(part, job.chunk_size):
+        for chunk in _chunks(positions, job.chunk_size):
+            records, rejected = validated_rows(rows, chunk)
             with unit_of_work(engine) as session:
-                counted = members.ingest(session, chunk, clock=job.clock)
-            out.put((_CHUNK, len(chunk), dict(counted)))
+                counted = members.ingest(session, records, clock=job.clock)
+            out.put((_CHUNK, len(chunk), dict(counted), rejected))
     except Exception as failed:
         out.put((_FAILED, repr(failed)))
     finally:
