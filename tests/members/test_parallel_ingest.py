@@ -226,6 +226,27 @@ def test_a_failing_chunk_stops_its_process_the_others_finish_and_a_rerun_complet
     assert _groups(pg_engine) == _groups(sqlite_engine)
 
 
+@pytest.mark.postgres
+def test_a_process_that_cannot_read_its_slice_for_the_split_stops_the_import_unwritten(
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = _batch(29, 90)
+    read_links = parallel.links
+
+    def failing(session: Session, rows: Sequence[SourceRecordIn]) -> object:
+        if any(row.record_id == "r70" for row in rows):
+            raise RuntimeError("the database went away")
+        return read_links(session, rows)
+
+    monkeypatch.setattr(parallel, "links", failing)  # the forked processes inherit it
+    with pytest.raises(IngestInterrupted) as stopped:
+        parallel.ingest_in_parallel(_url(pg_engine), records, workers=3, chunk_size=10)
+
+    assert "the database went away" in stopped.value.message
+    assert stopped.value.details["committed"] == 0
+    assert _count(pg_engine, SourceRecord) == 0
+
+
 _INTERRUPTIBLE = """
 import signal
 import sys

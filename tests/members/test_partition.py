@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from yipan.members.domain.partition import parts
+from yipan.members.domain.partition import Links, parts
 
 
 def _part_of(split: list[list[int]]) -> dict[int, int]:
@@ -82,3 +83,18 @@ def test_the_heaviest_part_is_at_most_one_component_heavier_than_the_lightest(
     loads = Counter({index: len(p) for index, p in enumerate(parts(links, count))})
 
     assert max(loads.values()) - min(loads.values()) <= max(sizes)
+
+
+@given(
+    links=st.lists(st.lists(st.integers(min_value=0, max_value=30), max_size=3), max_size=80),
+    cuts=st.lists(st.integers(min_value=0, max_value=80), max_size=3),
+    count=st.integers(min_value=1, max_value=5),
+)
+def test_links_hashed_in_pieces_and_joined_split_as_the_whole_batch(
+    links: list[list[int]], cuts: list[int], count: int
+) -> None:
+    # Several processes hash a slice of the batch each; the parent joins the pieces in order.
+    bounds = [0, *sorted(min(cut, len(links)) for cut in cuts), len(links)]
+    pieces = [Links.of(links[start:stop]) for start, stop in itertools.pairwise(bounds)]
+
+    assert parts(Links.joined(pieces), count) == parts(links, count)

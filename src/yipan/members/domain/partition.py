@@ -18,25 +18,53 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Collection, Hashable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import coo_array  # type: ignore[import-untyped]
 from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
 
 
-def parts(links: Sequence[Collection[Hashable]], count: int) -> list[list[int]]:
+@dataclass(frozen=True, slots=True)
+class Links:
+    """Each record's link keys by their hash: how many each record has, then all of them in the
+    records' order. Pieces read apart (by several processes) are joined in their order."""
+
+    held: np.ndarray  # int64, one per record
+    hashes: np.ndarray  # int64, sum(held) of them
+
+    @classmethod
+    def of(cls, links: Sequence[Collection[Hashable]]) -> Links:
+        held = np.fromiter(map(len, links), dtype=np.int64, count=len(links))
+        hashes = np.fromiter(
+            (hash(key) for linked in links for key in linked), dtype=np.int64, count=int(held.sum())
+        )
+        return cls(held, hashes)
+
+    @classmethod
+    def joined(cls, pieces: Sequence[Links]) -> Links:
+        if not pieces:
+            return cls.of([])
+        return cls(
+            np.concatenate([piece.held for piece in pieces]),
+            np.concatenate([piece.hashes for piece in pieces]),
+        )
+
+    def __len__(self) -> int:
+        return len(self.held)
+
+
+def parts(links: Links | Sequence[Collection[Hashable]], count: int) -> list[list[int]]:
     """`count` lists of record positions (some maybe empty), each ascending; records whose
     `links` (strong identifiers, stored members) share a key, directly or through others, are
     always in the same list."""
     if count < 1:
         raise ValueError("count must be at least 1")
-    records = len(links)
+    hashed = links if isinstance(links, Links) else Links.of(links)
+    records = len(hashed)
     if count == 1 or records == 0:
         return [list(range(records))] + [[] for _ in range(count - 1)]
-    held = np.fromiter(map(len, links), dtype=np.int64, count=records)
-    hashes = np.fromiter(
-        (hash(key) for linked in links for key in linked), dtype=np.int64, count=int(held.sum())
-    )
+    held, hashes = hashed.held, hashed.hashes
     distinct, key_of = np.unique(hashes, return_inverse=True)
     nodes = records + len(distinct)
     graph = coo_array(
