@@ -20,8 +20,8 @@ nothing and is reported back with what is wrong with it (`BatchIngested.rejected
 
 The parts are found before the processes start, from what `workers` other forked processes
 read of a slice of the rows each (their strong identifiers, the stored members those reach,
-their record keys), sent back hashed. A process loads the stored members its part can
-reach once, at its start, and keeps the members it writes in memory (`ingest.PartIngest`): each
+their record keys), sent back hashed. A process loads the stored members its part can reach
+once, at its start, and keeps the members it writes in memory (`ingest.PartIngest`): each
 chunk is decided against them without looking its identifiers up again, which took a quarter of
 the database's time and an eighth of the process's. Both hold for the whole run as long as
 nothing else writes the same people meanwhile (docs/architecture.md: an import's rule).
@@ -32,9 +32,9 @@ none, the lookups of stored records and identities read whole tables for every c
 more than the last. The import gathers the statistics itself (`ANALYZE`) each time it has written
 as many records as the tables held at the last gathering, a handful of times for a million.
 
-The processes are forked, so they share the rows without copying them. Where
-forking is not available (Windows, macOS' default) or the database is SQLite (one writer at a
-time), the same chunks are ingested one after another in this process. A chunk that fails stops
+The processes are forked, so they share the rows without copying them. Where forking is not
+available (Windows, macOS' default) or the database is SQLite (one writer at a time), the same
+chunks are validated and ingested one after another in this process. A chunk that fails stops
 its process; the other processes finish their parts, and the caller is told how many records were
 committed (running the batch again is safe: a record sent again with the same payload changes
 nothing). An interrupt (Ctrl-C) stops every process, each rolling back its chunk in flight, and
@@ -114,8 +114,10 @@ def ingest_in_parallel(
     clock: Clock | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> BatchIngested:
-    """Ingest `rows` (record keys distinct) with up to `workers` processes.
+    """Ingest `rows` with up to `workers` processes: the outcomes of their records, and the
+    rows that did not validate, by position.
 
+    Raises `InvalidRecords` before anything is written if two rows have one record key.
     `progress` is called with the number of rows of each chunk once it is committed. Raises
     `IngestInterrupted` (after every process has stopped) if a chunk could not be committed.
     """
@@ -225,7 +227,8 @@ class _SliceLinks(NamedTuple):
 def _read_slice(
     database_url: str, rows: Sequence[Row], start: int, stop: int, out: Connection
 ) -> None:
-    """A forked process: the links of rows[start:stop] and their record keys, sent hashed."""
+    """A forked process: the links of rows[start:stop] and their record keys, sent hashed
+    (`hash` agrees with the parent's: a forked process keeps the interpreter's hash seed)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone decides, as in `_work`
     engine = make_engine(database_url, pool_size=1)
     try:
