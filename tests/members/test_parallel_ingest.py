@@ -15,7 +15,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -417,12 +417,13 @@ _VALUES = st.one_of(
     ),
     st.text(min_size=1, max_size=12).filter(str.strip),
 )
+_IDENTITY_LISTS = st.lists(st.fixed_dictionaries({"kind": _KINDS, "value": _VALUES}), max_size=4)
 _VALID_ROWS = st.fixed_dictionaries(
     {
         "source": st.sampled_from(["pos", " online_shop ", b"social"]),
         "record_id": st.text(min_size=1, max_size=8).filter(str.strip),
-        "identities": st.lists(
-            st.fixed_dictionaries({"kind": _KINDS, "value": _VALUES}), max_size=4
+        "identities": st.one_of(
+            _IDENTITY_LISTS, _IDENTITY_LISTS.map(tuple), _IDENTITY_LISTS.map(deque)
         ),
     }
 )
@@ -464,6 +465,13 @@ def test_the_split_reads_the_keys_of_a_row_as_sent_as_validation_leaves_them(
     assert key == ids.RecordKey(record.source.strip(), record.record_id.strip())
     assert ids.sent_strong_keys(record) == keys  # a record validated reads the same
     assert ids.sent_record_key(record) == key
+
+
+def test_identities_sent_as_a_one_pass_iterator_are_refused_rather_than_split_unread() -> None:
+    row = {"source": "pos", "record_id": "g1", "identities": (i for i in [{"kind": "phone"}])}
+
+    with pytest.raises(TypeError, match="one-pass iterator"):
+        ids.sent_strong_keys(row)
 
 
 @pytest.fixture

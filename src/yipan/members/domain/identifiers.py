@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import lru_cache
@@ -265,10 +265,19 @@ def sent_strong_keys(
 ) -> tuple[IdentifierKey, ...]:
     """`strong_keys` of the record `record` validates to: its identities as sent, a list of
     {kind, value}, kinds by name, values as text or UTF-8 bytes (validation strips them;
-    classifying strips them too)."""
+    classifying strips them too).
+
+    Raises `TypeError` for identities given as a one-pass iterator (a generator): validation
+    takes them, but read here first they would be gone by then.
+    """
     identities = _sent_field(record, "identities")
     if not isinstance(identities, list | tuple):
-        return ()
+        if isinstance(identities, Iterator):
+            raise TypeError("a record's identities must be a list, not a one-pass iterator")
+        if not isinstance(identities, Collection) or isinstance(
+            identities, str | bytes | bytearray | Mapping
+        ):
+            return ()  # not identities: the record will not validate
     keys = set()
     for identity in identities:
         kind = _KIND_NAMED.get(_sent_text(_sent_field(identity, "kind")) or "")
