@@ -119,7 +119,10 @@ def test_a_part_decided_from_memory_chunk_after_chunk_groups_records_as_the_doma
         ingest.ingest_records(session, stored)
     with unit_of_work(engine, readonly=True) as session:
         reached = {
-            key[1] for keys in parallel.links(session, part) for key in keys if key[0] == "member"
+            key[1]
+            for keys in parallel.links(session, part)
+            for key in keys
+            if key[0] == parallel.MEMBER
         }
         members = ingest.PartIngest(session, reached)
     assert reached  # the part joins and merges members stored before it

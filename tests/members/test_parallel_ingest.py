@@ -170,7 +170,7 @@ def test_stored_members_reached_by_several_records_are_decided_in_one_process(
     _in_one_call(sqlite_engine, records)
     with unit_of_work(pg_engine, readonly=True) as session:
         linked = parallel.links(session, records)
-    members = [{key for key in keys if key[0] == "member"} for keys in linked]
+    members = [{key for key in keys if key[0] == parallel.MEMBER} for keys in linked]
     assert members[0] == members[-3] == members[-1] != set()  # x, y and s1 itself
     assert members[-2] <= members[1]  # w's member is one of z's two
     part_of = {p: i for i, positions in enumerate(parts(linked, 3)) for p in positions}
@@ -233,10 +233,12 @@ def test_a_process_that_cannot_read_its_slice_for_the_split_stops_the_import_unw
     records = _batch(29, 90)
     read_links = parallel.links
 
-    def failing(session: Session, rows: Sequence[SourceRecordIn]) -> object:
+    def failing(
+        session: Session, rows: Sequence[SourceRecordIn], keys: Sequence[ids.RecordKey | None]
+    ) -> object:
         if any(row.record_id == "r70" for row in rows):
             raise RuntimeError("the database went away")
-        return read_links(session, rows)
+        return read_links(session, rows, keys)
 
     monkeypatch.setattr(parallel, "links", failing)  # the forked processes inherit it
     with pytest.raises(IngestInterrupted) as stopped:

@@ -186,9 +186,16 @@ class _Statistics:
         return committed
 
 
-def links(session: Session, rows: Sequence[Row]) -> Sequence[tuple[Hashable, ...]]:
+def links(
+    session: Session,
+    rows: Sequence[Row],
+    record_keys: Sequence[ids.RecordKey | None] | None = None,
+) -> Sequence[tuple[Hashable, ...]]:
     """What ties each row to others: its strong identifiers (kind, normalised value) and the
-    stored members those, or its record itself if stored before, already belong to."""
+    stored members those, or its record itself if stored before, already belong to.
+
+    `record_keys` are the rows' `sent_record_key`s, if the caller has read them already.
+    """
     keys = [ids.sent_strong_keys(row) for row in rows]
     if session.scalar(select(SourceRecord.id).limit(1)) is None:
         return keys  # nothing stored: only the batch's own links count
@@ -202,7 +209,8 @@ def links(session: Session, rows: Sequence[Row]) -> Sequence[tuple[Hashable, ...
             .distinct()
         ):
             holders.setdefault(by_hash[value_hash], []).append(member_id)
-    record_keys = [ids.sent_record_key(row) for row in rows]
+    if record_keys is None:
+        record_keys = [ids.sent_record_key(row) for row in rows]
     stored = store.find_records(session, [key for key in record_keys if key is not None])
     linked: list[tuple[Hashable, ...]] = []
     for key_of_record, own in zip(record_keys, keys, strict=True):
@@ -233,9 +241,9 @@ def _read_slice(
     engine = make_engine(database_url, pool_size=1)
     try:
         piece = rows[start:stop]
-        with unit_of_work(engine, readonly=True) as session:
-            linked = links(session, piece)
         keys = [ids.sent_record_key(row) for row in piece]
+        with unit_of_work(engine, readonly=True) as session:
+            linked = links(session, piece, keys)
         reached = [
             (start + offset, cast(int, key[1]))
             for offset, own in enumerate(linked)
