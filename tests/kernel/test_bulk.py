@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yipan.events.models import OutboxEvent
-from yipan.kernel.bulk import append_rows, bulk_insert
+from yipan.kernel.bulk import append_rows, bulk_insert, reserve_ids
 from yipan.kernel.db import unit_of_work
 
 OUTBOX = cast(Table, OutboxEvent.__table__)
@@ -137,3 +137,28 @@ def test_a_refused_row_is_sqlalchemys_integrity_error_and_leaves_nothing(
         append(session, rows)
     with unit_of_work(engine, readonly=True) as session:
         assert session.scalar(select(func.count()).select_from(OutboxEvent)) == 0
+
+
+def test_reserved_ids_ascend_are_free_and_never_reserved_twice(engine: Engine) -> None:
+    with unit_of_work(engine) as session:
+        session.add(OutboxEvent(**_event("orm", AT)))
+        session.flush()
+        taken = session.scalar(select(func.max(OutboxEvent.id)))
+        first = reserve_ids(session, OUTBOX, 3)
+        assert first == sorted(set(first))
+        assert len(first) == 3
+        assert first[0] > taken
+        bulk_insert(
+            session, OUTBOX, [{**_event(f"r{n}", AT), "id": i} for n, i in enumerate(first)]
+        )
+    with unit_of_work(engine) as session:
+        second = reserve_ids(session, OUTBOX, 1000)
+        assert second == sorted(set(second))
+        assert len(second) == 1000
+        assert second[0] > first[-1]
+        assert reserve_ids(session, OUTBOX, 0) == []
+    with unit_of_work(engine, readonly=True) as session:
+        names = {
+            row.id: row.name for row in session.execute(select(OutboxEvent.id, OutboxEvent.name))
+        }
+        assert [names[i] for i in first] == ["r0", "r1", "r2"]

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from yipan.kernel.bulk import append_rows
+from yipan.kernel.bulk import append_rows, reserve_ids
 from yipan.kernel.db import among
 from yipan.kernel.errors import Conflict
 from yipan.members.domain import identifiers as ids
@@ -168,7 +168,7 @@ def record_history(
     _refuse_members_with_history(session, sorted(set(holders.values())))
     books: dict[int, _Book] = {}
     rows: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    earning_ids = iter(store.reserve_ids(session, _EARNINGS, len(sales)))
+    earning_ids = iter(reserve_ids(session, _EARNINGS, len(sales)))
     booked = HistoryBooked()
     # Sales before the returns and exchanges of the same instant, as the events would arrive.
     timeline: list[tuple[datetime, int, int, Any]] = [

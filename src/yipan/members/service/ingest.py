@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from yipan.events import service as events
 from yipan.events.domain import DomainEvent
-from yipan.kernel.bulk import append_rows
+from yipan.kernel.bulk import append_rows, reserve_ids
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.kernel.collector import collector_paused
 from yipan.kernel.db import among
@@ -600,7 +600,7 @@ def _write(
     record_ids = batch.record_ids
     new = [item for item in pending if item.entry.key not in stored]
     changed = [item for item in pending if item.entry.key in stored]
-    for item, row_id in zip(new, store.reserve_ids(session, _RECORDS, len(new)), strict=True):
+    for item, row_id in zip(new, reserve_ids(session, _RECORDS, len(new)), strict=True):
         record_ids[item.entry.key] = row_id
     for item in changed:
         record_ids[item.entry.key] = stored[item.entry.key][0]
@@ -713,7 +713,7 @@ def _write_stored_members(session: Session, batch: _Batch, now: datetime) -> Non
 def _write_new_members(session: Session, batch: _Batch, now: datetime) -> None:
     created = batch.created
     for handle, member_id in zip(
-        created, store.reserve_ids(session, _MEMBERS, len(created)), strict=True
+        created, reserve_ids(session, _MEMBERS, len(created)), strict=True
     ):
         handle.id = member_id
     rows = []
@@ -850,7 +850,7 @@ def _write_merges(
 ) -> list[DomainEvent]:
     rows: list[tuple[Any, ...]] = []
     events_out: list[DomainEvent] = []
-    merge_ids = store.reserve_ids(session, _MERGES, len(batch.merges))
+    merge_ids = reserve_ids(session, _MERGES, len(batch.merges))
     for merge, merge_id in zip(batch.merges, merge_ids, strict=True):
         survivor = store.public_id(merge.survivor.id)
         rows.append(
@@ -901,7 +901,7 @@ def _write_reviews(
 ) -> list[DomainEvent]:
     rows: list[tuple[Any, ...]] = []
     events_out: list[DomainEvent] = []
-    review_ids = store.reserve_ids(session, _REVIEWS, len(batch.reviews))
+    review_ids = reserve_ids(session, _REVIEWS, len(batch.reviews))
     for pending, review_id in zip(batch.reviews, review_ids, strict=True):
         pending.row_id = review_id
         member, other = pending.member.final().id, pending.other.final().id

@@ -13,10 +13,8 @@ from typing import Any, cast
 from sqlalchemy import (
     Row,
     Table,
-    func,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session, aliased
@@ -307,26 +305,3 @@ def holders(session: Session, member_ids: Iterable[int]) -> dict[int, tuple[int,
             current = survivor
         found[member_id] = (current, status[member_id][0])
     return found
-
-
-def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
-    """`count` new primary keys for `table`, ascending, for rows the caller inserts itself.
-
-    PostgreSQL takes them from the table's sequence. SQLite hands out max(id) + 1 to a new row
-    anyway, and a writing unit of work holds the database's write lock from its first statement
-    (`BEGIN IMMEDIATE`), so the next `count` ids are this transaction's.
-    """
-    if count <= 0:
-        return []
-    if on_postgresql(session):
-        sequence = session.scalar(
-            text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}
-        )
-        return sorted(
-            session.scalars(
-                text("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
-                {"s": sequence, "n": count},
-            )
-        )
-    first = (session.scalar(select(func.max(table.c.id))) or 0) + 1
-    return list(range(first, first + count))

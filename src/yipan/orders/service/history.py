@@ -22,14 +22,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from yipan.catalog import service as catalog
 from yipan.channels import service as channels
 from yipan.inventory.service import nodes as inventory_nodes
-from yipan.kernel.bulk import append_rows
+from yipan.kernel.bulk import append_rows, reserve_ids
 from yipan.orders.domain.fulfilment import Kind, State
 from yipan.orders.domain.history import COMPLETED, HistoricOrder, problems
 from yipan.orders.errors import (
@@ -192,10 +192,10 @@ def record_history(session: Session, orders: Sequence[HistoricOrder]) -> History
     line_count = sum(len(o.lines) for o in orders)
     parcel_count = sum(len(o.parcels) for o in orders)
     return_count = sum(len(o.returns) for o in orders)
-    order_ids = _reserve_ids(session, orders_t, len(orders))
-    line_ids = iter(_reserve_ids(session, lines_t, line_count))
-    parcel_ids = iter(_reserve_ids(session, fulfilments_t, parcel_count))
-    return_ids = iter(_reserve_ids(session, returns_t, return_count))
+    order_ids = reserve_ids(session, orders_t, len(orders))
+    line_ids = iter(reserve_ids(session, lines_t, line_count))
+    parcel_ids = iter(reserve_ids(session, fulfilments_t, parcel_count))
+    return_ids = iter(reserve_ids(session, returns_t, return_count))
     rows: _Rows = {name: [] for name, _, _ in _TABLES}
     returned = [
         _rows(order, order_id, line_ids, parcel_ids, return_ids, rows)
@@ -400,28 +400,6 @@ def _refuse_repeated_keys(orders: Sequence[HistoricOrder]) -> None:
             channel=channel,
             external_id=external_id,
         )
-
-
-def _reserve_ids(session: Session, table: Table, count: int) -> list[int]:
-    """`count` new primary keys for `table`, ascending, for rows this transaction inserts.
-
-    PostgreSQL takes them from the table's sequence. SQLite gives max(id) + 1 to a new row, and a
-    writing unit of work holds the write lock from its first statement, so they are ours.
-    """
-    if count <= 0:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        sequence = session.scalar(
-            text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": table.name}
-        )
-        return sorted(
-            session.scalars(
-                text("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
-                {"s": sequence, "n": count},
-            )
-        )
-    first = (session.scalar(select(func.max(table.c.id))) or 0) + 1
-    return list(range(first, first + count))
 
 
 def _digest(key: str) -> str:

@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from yipan.kernel.bulk import bulk_insert
+from yipan.kernel.bulk import bulk_insert, reserve_ids
 from yipan.promotions.domain.history import HistoricOffer, HistoricRedemption
 from yipan.promotions.domain.outcomes import Source
 from yipan.promotions.errors import CouponNotValid, UnknownCouponTemplate, UnknownPromotion
@@ -55,7 +55,7 @@ def record_history(session: Session, redemptions: Sequence[HistoricRedemption]) 
     they name does not exist (or the coupon was used already)."""
     promotion_ids = _promotion_ids(session, redemptions)
     coupons = _coupons(session, redemptions)
-    redemption_ids = _reserve_ids(session, len(redemptions))
+    redemption_ids = reserve_ids(session, redemptions_t, len(redemptions))
     rows: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     redeemed: list[dict[str, Any]] = []
@@ -242,21 +242,3 @@ def _quote(
         "payable_fen": listed - discount,
         "search_complete": True,
     }
-
-
-def _reserve_ids(session: Session, count: int) -> list[int]:
-    """Redemption ids for this transaction's rows (the entries point at them)."""
-    if count <= 0:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        sequence = session.scalar(
-            text("SELECT pg_get_serial_sequence(:t, 'id')"), {"t": redemptions_t.name}
-        )
-        return sorted(
-            session.scalars(
-                text("SELECT nextval(CAST(:s AS regclass)) FROM generate_series(1, :n)"),
-                {"s": sequence, "n": count},
-            )
-        )
-    first = (session.scalar(select(func.max(redemptions_t.c.id))) or 0) + 1
-    return list(range(first, first + count))
