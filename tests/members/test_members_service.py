@@ -15,6 +15,7 @@ from hypothesis import given, reject
 from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from tests import support
@@ -139,6 +140,21 @@ def test_a_part_decided_from_memory_chunk_after_chunk_groups_records_as_the_doma
         got.setdefault(member_id, set()).add((source, record_id))
     assert {frozenset(v) for v in got.values()} == domain_groups(records)
     assert identities_astray(engine) == []
+
+
+def test_a_part_told_its_records_are_new_refuses_one_stored_since_and_writes_nothing(
+    engine: Engine,
+) -> None:
+    records = random_records(13, 20)
+    with unit_of_work(engine, readonly=True) as session:
+        members = ingest.PartIngest(session, set(), stored_records=set())
+    with unit_of_work(engine) as session:  # someone else stores one of them meanwhile
+        ingest.ingest_records(session, records[5:6])
+    with pytest.raises(IntegrityError), unit_of_work(engine) as session:
+        members.ingest(session, records)
+    with unit_of_work(engine, readonly=True) as session:
+        stored = session.execute(select(SourceRecord.source, SourceRecord.record_id)).all()
+    assert [tuple(row) for row in stored] == [(records[5].source, records[5].record_id)]
 
 
 def test_every_change_records_a_past_tense_event(engine: Engine) -> None:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter, deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -234,11 +234,14 @@ def test_a_process_that_cannot_read_its_slice_for_the_split_stops_the_import_unw
     read_links = parallel.links
 
     def failing(
-        session: Session, rows: Sequence[SourceRecordIn], keys: Sequence[ids.RecordKey | None]
+        session: Session,
+        rows: Sequence[SourceRecordIn],
+        keys: Sequence[ids.RecordKey | None],
+        stored: Mapping[ids.RecordKey, tuple[int, int, str]],
     ) -> object:
         if any(row.record_id == "r70" for row in rows):
             raise RuntimeError("the database went away")
-        return read_links(session, rows, keys)
+        return read_links(session, rows, keys, stored)
 
     monkeypatch.setattr(parallel, "links", failing)  # the forked processes inherit it
     with pytest.raises(IngestInterrupted) as stopped:

@@ -25,6 +25,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
@@ -408,10 +409,20 @@ class PartIngest:
     of its records are stored already. That holds while nothing else writes these people (an
     import's rule, docs/architecture.md). A chunk that fails, here or at its commit, leaves the
     memory unlike the database: the part must stop there (`service.parallel` does).
+
+    `stored_records`, if given, are the part's records found stored when the import was split:
+    only those are looked up again, not every chunk's records. A record stored by someone else
+    since is refused by the records' unique key, and the chunk fails rather than write it twice.
     """
 
-    def __init__(self, session: Session, stored_members: set[int]) -> None:
+    def __init__(
+        self,
+        session: Session,
+        stored_members: set[int],
+        stored_records: AbstractSet[ids.RecordKey] | None = None,
+    ) -> None:
         self._batch = _Batch()
+        self._stored = stored_records
         with collector_paused():
             _load_members(session, self._batch, stored_members, vault())
 
@@ -420,7 +431,7 @@ class PartIngest:
     ) -> Counter[Outcome]:
         """`ingest_counted` for the next chunk of the part."""
         with collector_paused():
-            _, placed = _ingest(session, records, clock, self._batch)
+            _, placed = _ingest(session, records, clock, self._batch, self._stored)
         return Counter(outcome for _, outcome, _ in placed.values())
 
 
@@ -434,16 +445,20 @@ def _ingest(
     records: Sequence[SourceRecordIn],
     clock: Clock | None,
     held: _Batch | None = None,
+    maybe_stored: AbstractSet[ids.RecordKey] | None = None,
 ) -> tuple[list[ids.RecordKey], dict[ids.RecordKey, _Placement]]:
     """Decide and write `records`; against `held` (a `PartIngest`'s members) if given, else
-    against the stored members they touch, read for this call."""
+    against the stored members they touch, read for this call. Only the records among
+    `maybe_stored`, if given, are looked up: the others are taken as new."""
     keys = [ids.RecordKey(r.source, r.record_id) for r in records]
     if len(set(keys)) != len(keys):
         repeated = sorted(str(k) for k, n in Counter(keys).items() if n > 1)
         raise InvalidRecords("a record appears more than once in the batch", records=repeated[:20])
     now = (clock or SystemClock()).now()
     session.flush()
-    stored = store.find_records(session, keys)
+    stored = store.find_records(
+        session, keys if maybe_stored is None else [key for key in keys if key in maybe_stored]
+    )
     holders = store.holders(session, {row[1] for row in stored.values()})
     box = vault()
     placed: dict[ids.RecordKey, _Placement] = {}

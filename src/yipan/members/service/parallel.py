@@ -20,10 +20,11 @@ nothing and is reported back with what is wrong with it (`BatchIngested.rejected
 
 The parts are found before the processes start, from what `workers` other forked processes
 read of a slice of the rows each (their strong identifiers, the stored members those reach,
-their record keys), sent back hashed. A process loads the stored members its part can reach
-once, at its start, and keeps the members it writes in memory (`ingest.PartIngest`): each
-chunk is decided against them without looking its identifiers up again, which took a quarter of
-the database's time and an eighth of the process's. Both hold for the whole run as long as
+their record keys and which of those are stored), sent back hashed. A process loads the stored
+members its part can reach once, at its start, and keeps the members it writes in memory
+(`ingest.PartIngest`): each chunk is decided against them without looking its identifiers up
+again, which took a quarter of the database's time and an eighth of the process's, and only
+the records found stored by the split are looked up again. Both hold for the whole run as long as
 nothing else writes the same people meanwhile (docs/architecture.md: an import's rule).
 
 A large import grows the members tables faster than autovacuum comes round to them (and where
@@ -186,18 +187,33 @@ class _Statistics:
         return committed
 
 
+def stored_records(
+    session: Session, record_keys: Sequence[ids.RecordKey | None]
+) -> dict[ids.RecordKey, tuple[int, int, str]]:
+    """`store.find_records` of the rows' record keys, without a lookup when nothing is stored."""
+    if session.scalar(select(SourceRecord.id).limit(1)) is None:
+        return {}
+    return store.find_records(session, [key for key in record_keys if key is not None])
+
+
 def links(
     session: Session,
     rows: Sequence[Row],
     record_keys: Sequence[ids.RecordKey | None] | None = None,
+    stored: Mapping[ids.RecordKey, tuple[int, int, str]] | None = None,
 ) -> Sequence[tuple[Hashable, ...]]:
     """What ties each row to others: its strong identifiers (kind, normalised value) and the
     stored members those, or its record itself if stored before, already belong to.
 
-    `record_keys` are the rows' `sent_record_key`s, if the caller has read them already.
+    `record_keys` are the rows' `sent_record_key`s and `stored` their `stored_records`, if the
+    caller has read them already.
     """
     keys = [ids.sent_strong_keys(row) for row in rows]
-    if session.scalar(select(SourceRecord.id).limit(1)) is None:
+    if record_keys is None:
+        record_keys = [ids.sent_record_key(row) for row in rows]
+    if stored is None:
+        stored = stored_records(session, record_keys)
+    if not stored and session.scalar(select(SourceRecord.id).limit(1)) is None:
         return keys  # nothing stored: only the batch's own links count
     box = vault()
     by_hash = {box.lookup_hash(key.kind.value, key.value): key for own in keys for key in own}
@@ -209,9 +225,6 @@ def links(
             .distinct()
         ):
             holders.setdefault(by_hash[value_hash], []).append(member_id)
-    if record_keys is None:
-        record_keys = [ids.sent_record_key(row) for row in rows]
-    stored = store.find_records(session, [key for key in record_keys if key is not None])
     linked: list[tuple[Hashable, ...]] = []
     for key_of_record, own in zip(record_keys, keys, strict=True):
         members: set[int] = {m for key in own for m in holders.get(key, ())}
@@ -230,6 +243,7 @@ class _SliceLinks(NamedTuple):
     keyed: np.ndarray  # bool per row: it has a record key
     member_rows: np.ndarray  # int64: a row reaching a stored member (positions in the batch) …
     member_ids: np.ndarray  # … and that member
+    stored_rows: np.ndarray  # int64: the rows whose record is stored (positions in the batch)
 
 
 def _read_slice(
@@ -243,7 +257,8 @@ def _read_slice(
         piece = rows[start:stop]
         keys = [ids.sent_record_key(row) for row in piece]
         with unit_of_work(engine, readonly=True) as session:
-            linked = links(session, piece, keys)
+            stored = stored_records(session, keys)
+            linked = links(session, piece, keys, stored)
         reached = [
             (start + offset, cast(int, key[1]))
             for offset, own in enumerate(linked)
@@ -259,6 +274,10 @@ def _read_slice(
                     np.fromiter((k is not None for k in keys), np.bool_, len(keys)),
                     np.array([row for row, _ in reached], dtype=np.int64),
                     np.array([member for _, member in reached], dtype=np.int64),
+                    np.array(
+                        [start + offset for offset, key in enumerate(keys) if key in stored],
+                        dtype=np.int64,
+                    ),
                 ),
             )
         )
@@ -269,9 +288,15 @@ def _read_slice(
         engine.dispose()
 
 
+class _Part(NamedTuple):
+    positions: list[int]  # its rows, in the batch
+    reached: set[int]  # the stored members they reach
+    stored: list[int]  # those of its rows whose record was stored when the batch was split
+
+
 def _split(
     forking: ForkContext, database_url: str, rows: Sequence[Row], workers: int
-) -> list[tuple[list[int], set[int]]]:
+) -> list[_Part]:
     """The parts of the batch, each with the stored members its rows reach. The rows' links
     are read by `workers` forked processes, a slice each (normalising a million rows' strong
     identifiers and checking their record keys took 4 s on one core), and the batch is split
@@ -315,7 +340,11 @@ def _split(
     reached: list[set[int]] = [set() for _ in split]
     for index, member in zip(part_of[member_rows].tolist(), member_ids.tolist(), strict=True):
         reached[index].add(member)
-    return list(zip(split, reached, strict=True))
+    stored: list[list[int]] = [[] for _ in split]
+    stored_rows = np.concatenate([piece.stored_rows for piece in read])
+    for index, position in zip(part_of[stored_rows].tolist(), stored_rows.tolist(), strict=True):
+        stored[index].append(position)
+    return [_Part(*part) for part in zip(split, reached, stored, strict=True)]
 
 
 def _refuse_repeated_hashed(rows: Sequence[Row], read: Sequence[_SliceLinks]) -> None:
@@ -389,9 +418,9 @@ def _ingest_forked(
         # its part's positions are pickled.
         job = _Job(database_url, chunk_size, clock)
         processes = [
-            forking.Process(target=_work, args=(job, rows, positions, reached, out))
-            for positions, reached in split
-            if positions
+            forking.Process(target=_work, args=(job, rows, part, out))
+            for part in split
+            if part.positions
         ]
         try:
             for process in processes:
@@ -462,12 +491,11 @@ def _interrupted(
     )
 
 
-def _work(
-    job: _Job, rows: Sequence[Row], positions: Sequence[int], reached: set[int], out: Any
-) -> None:
-    """One forked process: the rows at `positions` validated and ingested in chunks, each
-    committed before it is reported; `reached` are the stored members its records can join,
-    which the part keeps in memory with the ones it makes (`ingest.PartIngest`)."""
+def _work(job: _Job, rows: Sequence[Row], part: _Part, out: Any) -> None:
+    """One forked process: the rows of `part` validated and ingested in chunks, each committed
+    before it is reported. The stored members its records can join are kept in memory with the
+    ones it makes, and only the records stored when the batch was split are looked up
+    (`ingest.PartIngest`)."""
     # The collector stays off, as the parent that forked it left it: everything inherited (the
     # whole batch) and the members the part keeps in memory, which grow with every chunk, would
     # be walked again by each collection (a tenth of the process's time), and a chunk leaves no
@@ -477,9 +505,10 @@ def _work(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine = make_engine(job.database_url, pool_size=1)
     try:
+        stored = {key for position in part.stored if (key := ids.sent_record_key(rows[position]))}
         with unit_of_work(engine, readonly=True) as session:
-            members = PartIngest(session, reached)
-        for chunk in _chunks(positions, job.chunk_size):
+            members = PartIngest(session, part.reached, stored)
+        for chunk in _chunks(part.positions, job.chunk_size):
             records, rejected = validated_rows(rows, chunk)
             with unit_of_work(engine) as session:
                 counted = members.ingest(session, records, clock=job.clock)
