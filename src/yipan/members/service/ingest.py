@@ -69,6 +69,10 @@ _OUTCOMES: dict[resolution.Outcome, Outcome] = {
 _STRONG = ids.DEFAULT_POLICY.strong_kinds
 _OK = ids.IdentityStatus.OK
 _INVALID = ids.IdentityStatus.INVALID
+# An enum member's `.value` is a Python-level descriptor (0.3 µs), read several times for every
+# identity of a bulk import; a dict hands the same text back in a tenth of that.
+_KIND_TEXT = {kind: kind.value for kind in ids.IdentityKind}
+_STATUS_TEXT = {status: status.value for status in ids.IdentityStatus}
 
 # (kind, normalised value) of an identifier that joins records; plain strings hash fast.
 _Key = tuple[str, str]
@@ -331,7 +335,7 @@ def payload_hash(record: SourceRecordIn) -> str:
     a bulk import; `tests/members/test_members_service.py` checks the two agree.
     """
     identities = ", ".join(
-        f'{{"kind": {_quoted(i.kind.value)}, '
+        f'{{"kind": {_quoted(_KIND_TEXT[i.kind])}, '
         f'"source": {"null" if i.source is None else _quoted(i.source)}, '
         f'"value": {_quoted(i.value)}}}'
         for i in record.identities
@@ -366,12 +370,15 @@ def _incoming(record: SourceRecordIn, key: ids.RecordKey, digest: str, box: Vaul
     matching: list[tuple[ids.IdentityKind, str, str | None]] = []
     for identity in record.identities:
         kind, raw = identity.kind, identity.value
+        kind_text = _KIND_TEXT[kind]
         value, status = ids.classify(kind, raw)
         joins = status is _OK and kind in _STRONG
-        lookup = box.lookup_hash(kind.value, raw if status is _INVALID else value)
-        rows.append((kind.value, identity.source or key.source, lookup, raw, status.value, joins))
+        lookup = box.lookup_hash(kind_text, raw if status is _INVALID else value)
+        rows.append(
+            (kind_text, identity.source or key.source, lookup, raw, _STATUS_TEXT[status], joins)
+        )
         if joins:
-            strong.append((kind.value, value))
+            strong.append((kind_text, value))
             matching.append((kind, raw, identity.source))
     entry = _Entry(key, record.name, tuple(dict.fromkeys(strong)), tuple(matching))
     return _Incoming(record, entry, digest, rows)
@@ -589,7 +596,7 @@ def _load_members(session: Session, batch: _Batch, member_ids: set[int], box: Va
         matching = tuple(held.get(row_id, ()))
         strong = tuple(
             dict.fromkeys(
-                (kind.value, value)
+                (_KIND_TEXT[kind], value)
                 for kind, raw, _ in matching
                 for value, status in [ids.classify(kind, raw)]
                 if status is _OK
