@@ -30,8 +30,8 @@ from yipan.kernel import jsontext
 
 CHUNK = 20_000
 _SERIAL_SEQUENCE = text("SELECT pg_get_serial_sequence(:t, 'id')")
-# One array for all of them: a row per id through SQLAlchemy cost 1 µs of this process's CPU
-# an id, six times the statement's.
+# One array for all of them: a row per id through SQLAlchemy cost 1.1 µs of this process's CPU
+# an id, the array 0.15 µs.
 _NEXT_IDS = text("SELECT array_agg(nextval(CAST(:s AS regclass))) FROM generate_series(1, :n)")
 _sequences: dict[str, str] = {}  # table → its id sequence; fixed by the schema
 
