@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from tests import support
+from tests.members.checks import astray
 from yipan.kernel.db import make_engine, unit_of_work
 from yipan.members import api
 from yipan.members.domain.identifiers import IdentityKind
@@ -65,3 +66,4 @@ def test_tills_registering_one_new_customer_at_once_make_one_member(pg_engine: E
             assert len(held) == TILLS
     told = {member for answer in answers for _, member in answer}
     assert len(told) == ROUNDS  # every till was told the one member of its round
+    assert astray(pg_engine) == []

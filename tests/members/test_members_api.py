@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from tests.access import api_key, bearer, sign_in
-from tests.members.checks import identities_astray
+from tests.members.checks import astray
 from tests.orders import world
 from yipan.app import create_app
 from yipan.auth.domain import Role
@@ -135,7 +135,7 @@ def test_accepting_a_review_merges_the_two_members(client: TestClient, engine: E
     assert client.get(f"/api/v1/members/{li['member_id']}").json()["id"] == zhang["member_id"]
     [merge] = client.get(f"/api/v1/members/{zhang['member_id']}/360").json()["merges"]
     assert (merge["rule"], merge["actor"]) == ("review_accepted", "store-7")
-    assert identities_astray(engine) == []
+    assert astray(engine) == []
 
 
 @pytest.mark.parametrize("junk", ["13800138000", "00000000000"])
@@ -172,7 +172,7 @@ def test_an_unmerge_restores_both_members_and_the_merged_away_id_stops_resolving
     assert "online_shop:u-1" in {i["record"] for i in online_view["identities"]}
     assert "online_shop:u-1" not in {i["record"] for i in survivor["identities"]}
     assert "pos:card-1" in {i["record"] for i in survivor["identities"]}
-    assert identities_astray(engine) == []
+    assert astray(engine) == []
     twice = client.post(f"/api/v1/members/merges/{merged['id']}/undo", json={"who": "hq"})
     assert (twice.status_code, twice.json()["code"]) == (409, "MERGE_ALREADY_UNDONE")
     # The separation holds: sending the bridge again does not merge them back.
@@ -209,7 +209,7 @@ def test_a_changed_payload_replaces_the_records_identities(
     [merged] = ingest(client, record("pos", "c1", "张三", phone="13912345678", email="zs@qq.com"))
     assert (merged["outcome"], merged["member_id"]) == ("merged", first["member_id"])
     assert client.get(f"/api/v1/members/{other['member_id']}").json()["id"] == first["member_id"]
-    assert identities_astray(engine) == []
+    assert astray(engine) == []
 
 
 def test_a_phone_written_another_way_finds_the_member(client: TestClient) -> None:
@@ -242,6 +242,7 @@ def test_erasing_keeps_the_id_and_removes_personal_data(client: TestClient, engi
     assert after["records"][0]["identities"] == []
     with unit_of_work(engine, readonly=True) as session:
         assert session.scalar(select(func.count()).select_from(Identity)) == 0
+    assert astray(engine) == []
 
 
 def test_consent_is_changed_per_purpose_and_refused_for_an_erased_member(
@@ -336,7 +337,7 @@ def test_undoing_a_records_link_gives_it_a_member_of_its_own(
     assert moved["record"] == "pos:card-1"
     found = client.get("/api/v1/members", params={"phone": PHONE}).json()
     assert {m["id"] for m in found} == {member_id, split_off["id"]}
-    assert identities_astray(engine) == []
+    assert astray(engine) == []
 
 
 def test_the_360_shows_coupons_issued_to_the_member_and_to_ids_merged_into_them(

@@ -19,14 +19,14 @@ from sqlalchemy.exc import IntegrityError
 from typer.testing import CliRunner
 
 from tests import support
-from tests.members.checks import identities_astray
+from tests.members.checks import astray
 from yipan.cli.main import app
 from yipan.events.models import OutboxEvent
 from yipan.kernel.config import get_settings
 from yipan.kernel.db import among, make_engine, unit_of_work
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain.identity import resolve
-from yipan.members.models import Identity, SourceRecord
+from yipan.members.models import Identity, Merge, SourceRecord
 from yipan.members.schemas import DecisionIn, IdentityIn, SourceRecordIn
 from yipan.members.service import ingest, parallel, profile, review
 from yipan.members.service.pii import vault
@@ -106,7 +106,7 @@ def test_batches_in_any_split_group_records_as_the_domain_resolution_does(engine
     for key, member_id in current.items():
         got.setdefault(member_id, set()).add(key)
     assert {frozenset(v) for v in got.values()} == domain_groups(records)
-    assert identities_astray(engine) == []
+    assert astray(engine) == []
 
 
 def test_a_part_decided_from_memory_chunk_after_chunk_groups_records_as_the_domain_does(
@@ -139,7 +139,40 @@ def test_a_part_decided_from_memory_chunk_after_chunk_groups_records_as_the_doma
     for source, record_id, member_id in rows:  # a merge moves the records to the survivor
         got.setdefault(member_id, set()).add((source, record_id))
     assert {frozenset(v) for v in got.values()} == domain_groups(records)
-    assert identities_astray(engine) == []
+    assert astray(engine) == []
+
+
+def test_the_references_check_finds_each_kind_a_foreign_key_would_have_refused(
+    engine: Engine,
+) -> None:
+    phone = IdentityIn(kind=ids.IdentityKind.PHONE, value="13900001111")
+    with unit_of_work(engine) as session:
+        ingest.ingest_records(
+            session,
+            [
+                SourceRecordIn(source="pos", record_id="a", identities=[phone]),
+                SourceRecordIn(source="online_shop", record_id="b", identities=[phone]),
+            ],
+        )
+    assert astray(engine) == []
+    gone = 10**9
+    with unit_of_work(engine) as session:
+        record = session.scalars(select(SourceRecord).where(SourceRecord.record_id == "a")).one()
+        own, other = sorted(
+            session.scalars(select(Identity)), key=lambda i: i.record_id != record.id
+        )
+        merge = session.scalars(select(Merge)).one()
+        member, broken = record.member_id, (record.id, merge.id, other.id)
+        record.member_id = own.member_id = gone  # the record and its identity, moved together
+        merge.via_record_id = gone
+        other.member_id = gone  # an identity away from its record's member
+    assert sorted(astray(engine)) == sorted(
+        [
+            f"record {broken[0]}: no member {gone}",
+            f"merge {broken[1]}: no via_record_id {gone}",
+            f"identity {broken[2]}: member {gone}, its record's {member}",
+        ]
+    )
 
 
 def test_a_part_told_its_records_are_new_refuses_one_stored_since_and_writes_nothing(

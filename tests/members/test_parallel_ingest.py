@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from tests import support
-from tests.members.checks import identities_astray
+from tests.members.checks import astray
 from yipan.cli.main import app
 from yipan.kernel.clock import Clock
 from yipan.kernel.config import get_settings
@@ -86,7 +86,7 @@ def _groups(engine: Engine) -> Groups:
     """Each member's records; checks first that no record or identity belongs to a member
     merged away (a merge moves them all to the survivor), and that every identity is with its
     record's member."""
-    assert identities_astray(engine) == []
+    assert astray(engine) == []
     with unit_of_work(engine, readonly=True) as session:
         for model in (SourceRecord, Identity):
             stray = session.scalar(
