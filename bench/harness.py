@@ -150,6 +150,9 @@ def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
+        # Which build: the same version runs interpreted code a tenth to a third slower when
+        # built without profile-guided optimisation (docs/operations.md, "The interpreter").
+        "python_executable": os.path.realpath(sys.executable),
         "platform": sys.platform,
     }
 
