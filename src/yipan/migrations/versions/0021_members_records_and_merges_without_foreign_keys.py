@@ -39,10 +39,10 @@ _KEYS = {
 
 
 def upgrade() -> None:
-    # Each check locks the row it finds (FOR KEY SHARE), which writes that row again: for a
-    # bulk import's million records and quarter million merges, a quarter of the database's
-    # time. The member services write these rows together with the members they name, in one
-    # transaction, and never delete a member or a record.
+    # Each check locks the row it finds (FOR KEY SHARE), which PostgreSQL records on the row and
+    # in its log: for a bulk import's million records and quarter million merges, a quarter of
+    # the database's time. The member services write these rows together with the members they
+    # name, in one transaction, and never delete a member or a record.
     for table, keys in _KEYS.items():
         with op.batch_alter_table(table) as batch_op:
             for name in keys:
