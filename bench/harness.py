@@ -150,8 +150,9 @@ def machine() -> dict[str, Any]:
     return {
         "cpus": os.cpu_count(),
         "python": sys.version.split()[0],
-        # Which build: the same version runs interpreted code a tenth to a third slower when
-        # built without profile-guided optimisation (docs/operations.md, "The interpreter").
+        # Which build: the same version built without profile-guided and link-time optimisation
+        # ran the import a tenth slower and pricing up to twice as slowly (docs/operations.md,
+        # "The interpreter").
         "python_executable": os.path.realpath(sys.executable),
         "platform": sys.platform,
     }

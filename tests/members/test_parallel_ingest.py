@@ -84,8 +84,8 @@ def _batch(seed: int, count: int) -> list[SourceRecordIn]:
 
 def _groups(engine: Engine) -> Groups:
     """Each member's records; checks first that no record or identity belongs to a member
-    merged away (a merge moves them all to the survivor), and that every identity is with its
-    record's member."""
+    merged away (a merge moves them all to the survivor), and that the references the schema
+    leaves to the services hold (`checks.astray`)."""
     assert astray(engine) == []
     with unit_of_work(engine, readonly=True) as session:
         for model in (SourceRecord, Identity):
