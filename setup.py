@@ -26,6 +26,7 @@ COMPILED = [
     "src/yipan/promotions/domain/pricing.py",
     "src/yipan/members/domain/identifiers.py",
     "src/yipan/members/domain/identity.py",
+    "src/yipan/members/domain/placement.py",
 ]
 
 

@@ -64,6 +64,36 @@ made = [repr(found.members()), repr(found.merges), repr(found.reviews)]
 made += [repr(row) for row in found.identity_rows()]
 print(json.dumps({"file": identity.__file__, "made": made}))
 """
+_PLACE_BENCHMARK_PEOPLE = """
+import json
+from types import SimpleNamespace
+from bench import people
+from yipan.members.domain import identifiers, placement
+data = people.generate(6000)
+made, entries = [], []
+for rows in data.records.values():
+    for r in rows:
+        sent = [
+            SimpleNamespace(
+                kind=identifiers.IdentityKind(i["kind"]), value=i["value"], source=i.get("source")
+            )
+            for i in r["identities"]
+        ]
+        key = identifiers.RecordKey(r["source"], r["record_id"])
+        entry, stored = placement.classify_sent(key, r["name"], sent, "{}:{}".format)
+        entries.append(entry)
+        made.append(repr((entry.strong, stored)))
+        made.append(placement.payload_digest(r["source"], r["record_id"], r["name"], sent, {}))
+batch = placement.Batch()
+for entry in sorted(entries, key=lambda e: e.key):
+    made.append(repr(batch.place(entry, None)[1]))
+made += [repr(min(r.key for r in batch.placed[e.key].final().records)) for e in entries]
+made += [
+    repr((m.survivor_key, m.absorbed_key, m.via, m.rule, m.identifier_kind)) for m in batch.merges
+]
+made += [repr((r.reason, r.record, r.left, r.right, r.shared)) for r in batch.reviews]
+print(json.dumps({"file": placement.__file__, "made": made}))
+"""
 
 
 @pytest.mark.parametrize("source", compiled.compiled_sources(), ids=compiled.module_name)
@@ -96,12 +126,14 @@ def test_compiled_forms_older_than_their_source_or_no_longer_listed_are_stale(
     [
         pytest.param(_PRICE_BENCHMARK_CARTS, id="price_cart"),
         pytest.param(_RESOLVE_BENCHMARK_PEOPLE, id="identity.resolve"),
+        pytest.param(_PLACE_BENCHMARK_PEOPLE, id="placement"),
     ],
 )
 def test_the_sources_give_the_same_answers_as_the_compiled_modules(script: str) -> None:
     """The benchmark's inputs — carts with 200 promotions and 5 coupons, people from three
     systems — through the compiled modules and through their sources: the same prices, shares
-    and reasons to the fen, the same members, merges, reviews and identity rows."""
+    and reasons to the fen, the same members, merges, reviews and identity rows, and the same
+    records placed one by one as an import places them."""
     compiled.require_compiled()
     env = {**os.environ, "PYTHONPATH": str(compiled.ROOT)}
     found = {}

@@ -1,13 +1,10 @@
 """Taking source records in: each one joins, merges or starts a member by the domain's `decide`.
 
-A batch is resolved in memory and written at the end. The members any record of the batch could
-touch are loaded once (a keyed-hash lookup of every strong identifier in the batch); the records
-are then decided one by one in ascending (source, record id) order against the members holding
-their identifiers, the batch's own new members included. Deciding in key order reproduces the
-domain's batch `resolve` exactly (see `identity`), so one path serves the API and bulk imports,
-whatever the batch size. A record that touches no member is a new member without asking the
-domain (that is what `decide` answers for it), so only records with something to join cost a
-decision.
+A batch is resolved in memory (`domain.placement`) and written at the end. The members any
+record of the batch could touch are loaded once (a keyed-hash lookup of every strong identifier
+in the batch); the records are then placed one by one in ascending (source, record id) order
+against the members holding their identifiers, the batch's own new members included, which
+reproduces the domain's batch `resolve` exactly.
 
 The batch is written set at a time, without ORM objects: ids are reserved up front (the
 sequence on PostgreSQL), rows go in through `kernel.bulk.append_rows` (`COPY` on PostgreSQL),
@@ -21,14 +18,11 @@ dropped may be what joined it): un-merging is a person's decision.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from itertools import count
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, select, update
@@ -42,6 +36,8 @@ from yipan.kernel.collector import collector_paused
 from yipan.kernel.db import among
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain import identity as resolution
+from yipan.members.domain import placement
+from yipan.members.domain.placement import Batch, Entry, StoredIdentity
 from yipan.members.errors import InvalidRecords
 from yipan.members.events import (
     MemberCreated,
@@ -66,291 +62,22 @@ _OUTCOMES: dict[resolution.Outcome, Outcome] = {
     resolution.Outcome.MERGE: "merged",
     resolution.Outcome.CONFLICT: "conflict",
 }
-_STRONG = ids.DEFAULT_POLICY.strong_kinds
-_OK = ids.IdentityStatus.OK
-_INVALID = ids.IdentityStatus.INVALID
-# An enum member's `.value` is a Python-level descriptor (0.3 µs), read several times for every
-# identity of a bulk import; a dict hands the same text back in a tenth of that.
-_KIND_TEXT = {kind: kind.value for kind in ids.IdentityKind}
-_STATUS_TEXT = {status: status.value for status in ids.IdentityStatus}
-
-# (kind, normalised value) of an identifier that joins records; plain strings hash fast.
-_Key = tuple[str, str]
-# An identity as stored: kind, source, lookup hash, value as sent, status, matching.
-_IdentityRow = tuple[str, str, str, str, str, bool]
-
-
-@dataclass(eq=False, slots=True)
-class _Entry:
-    """A record as resolution sees it: key, name and the identities that may join it.
-
-    The domain only ever looks at matching identities (strong kinds, status ok), so the domain
-    record is built from those alone, and only when a decision needs it.
-    """
-
-    key: ids.RecordKey
-    name: str
-    strong: tuple[_Key, ...]
-    matching: tuple[tuple[ids.IdentityKind, str, str | None], ...]  # kind, as sent, source
-    built: ids.SourceRecord | None = None
-
-    def domain(self) -> ids.SourceRecord:
-        if self.built is None:
-            self.built = ids.SourceRecord(
-                self.key.source,
-                self.key.record_id,
-                tuple(ids.Identity(kind, raw, source) for kind, raw, source in self.matching),
-                self.name,
-            )
-        return self.built
 
 
 @dataclass(eq=False, slots=True)
 class _Incoming:
     record: SourceRecordIn
-    entry: _Entry
+    entry: Entry
     payload_hash: str
-    identities: list[_IdentityRow]
-
-
-@dataclass(eq=False, slots=True)
-class _Handle:
-    """A member while the batch is resolved; `id` is 0 until a member the batch created is
-    written. `loaded` is the stored row's (name, status, updated_at), None for a new member."""
-
-    id: int
-    rank: tuple[int, int]  # older members survive: stored ones by id, then new in creation order
-    name: str
-    records: list[_Entry] = field(default_factory=list)
-    absorbed_into: _Handle | None = None
-    loaded: tuple[str, str, datetime] | None = None
-    status: str = store.ACTIVE
-    updated_at: datetime | None = None
-
-    def final(self) -> _Handle:
-        handle = self
-        while handle.absorbed_into is not None:
-            handle = handle.absorbed_into
-        return handle
-
-
-@dataclass
-class _PendingMerge:
-    survivor: _Handle
-    absorbed: _Handle | None
-    survivor_key: ids.RecordKey
-    absorbed_key: ids.RecordKey
-    via: ids.RecordKey
-    rule: str
-    identifier_kind: str
-
-
-@dataclass
-class _PendingReview:
-    reason: str
-    record: ids.RecordKey
-    member: _Handle
-    other: _Handle
-    left: ids.RecordKey
-    right: ids.RecordKey
-    shared: ids.IdentifierKey
-    row_id: int = 0
-
-
-class _Batch:
-    def __init__(self) -> None:
-        self.index: dict[_Key, list[_Handle]] = {}
-        self.handles: dict[int, _Handle] = {}
-        self.created: list[_Handle] = []
-        self.merges: list[_PendingMerge] = []
-        self.reviews: list[_PendingReview] = []
-        self.separations: list[resolution.Separation] = []
-        self.placed: dict[ids.RecordKey, _Handle] = {}
-        self.record_ids: dict[ids.RecordKey, int] = {}  # row ids of the records it holds
-        # Members whose row or records this batch may have changed, by object identity.
-        self.changed: dict[int, _Handle] = {}
-        self._sequence = count()
-
-    def load(self, member_id: int, row: tuple[str, str, datetime], records: list[_Entry]) -> None:
-        handle = _Handle(member_id, (0, member_id), row[0], records)
-        handle.loaded, handle.status, handle.updated_at = row, row[1], row[2]
-        self.handles[member_id] = handle
-        for record in records:
-            self._index(handle, record)
-
-    def new_member(self, record: _Entry) -> _Handle:
-        name = record.name.strip() if ids.normalise_name(record.name) else ""
-        handle = _Handle(0, (1, next(self._sequence)), name)
-        self.created.append(handle)
-        return handle
-
-    def _index(self, handle: _Handle, record: _Entry) -> None:
-        for key in record.strong:
-            holders = self.index.get(key)
-            if holders is None:
-                self.index[key] = [handle]
-            elif handle not in holders:
-                holders.append(handle)
-
-    def _unindex(self, handle: _Handle, records: Sequence[_Entry]) -> None:
-        for record in records:
-            for key in record.strong:
-                holders = self.index.get(key, [])
-                if handle in holders:
-                    holders.remove(handle)
-
-    def touched(self, record: _Entry) -> list[_Handle]:
-        found: dict[int, _Handle] = {}
-        for key in record.strong:
-            for handle in self.index.get(key, ()):
-                final = handle.final()
-                found[id(final)] = final
-        return list(found.values())
-
-    def place(self, record: _Entry, own: _Handle | None) -> tuple[_Handle, resolution.Outcome]:
-        """Decide `record` against the members it touches and apply the decision in memory."""
-        if own is not None:
-            before = own.records
-            own.records = [r for r in before if r.key != record.key]
-            self._unindex(own, before)
-            for kept in own.records:
-                self._index(own, kept)
-        handles = [h for h in self.touched(record) if h is not own]
-        if own is not None and own.records:
-            handles.append(own)
-        if handles:
-            handle, outcome = self._decide(record, own, handles)
-        else:  # what `decide` answers for a record that touches nobody
-            handle, outcome = own or self.new_member(record), resolution.Outcome.NEW_MEMBER
-        if not handle.name and ids.normalise_name(record.name):
-            handle.name = record.name.strip()
-        handle.records.append(record)
-        self._index(handle, record)
-        self.placed[record.key] = handle
-        self.changed[id(handle)] = handle
-        if own is not None:
-            self.changed[id(own)] = own
-        return handle, outcome
-
-    def settle(self, now: datetime) -> None:
-        """What was just written becomes what is stored: the members created are held as loaded
-        ones (ranked by their new ids, which follow creation order), and the next records are
-        decided against all of it."""
-        for handle in self.created:
-            handle.rank = (0, handle.id)
-            handle.status = store.ACTIVE if handle.absorbed_into is None else store.MERGED
-            handle.updated_at = now
-            self.handles[handle.id] = handle
-        for handle in [*self.created, *self.changed.values()]:
-            handle.loaded = (handle.name, handle.status, cast(datetime, handle.updated_at))
-        self.created, self.merges, self.reviews = [], [], []
-        self.placed, self.changed = {}, {}
-
-    def _decide(
-        self, record: _Entry, own: _Handle | None, handles: Sequence[_Handle]
-    ) -> tuple[_Handle, resolution.Outcome]:
-        groups = {
-            id(h): resolution.MemberGroup(tuple(r.domain() for r in h.records)) for h in handles
-        }
-        decision = resolution.decide(record.domain(), groups.values(), separations=self.separations)
-        owner: dict[ids.RecordKey, _Handle | None] = {groups[id(h)].key: h for h in handles}
-        owner[record.key] = own
-        for merge in decision.merges:
-            left, right = owner[merge.survivor], owner[merge.absorbed]
-            joined = self._join(record.key, merge, left, right)
-            owner.pop(merge.absorbed)
-            owner[merge.survivor] = joined
-        handle = (owner[decision.member_key] or self.new_member(record)).final()
-        for review in decision.reviews:
-            other = owner.get(review.other_member)
-            if other is None or other.final() is handle:
-                continue
-            first = review.left.record if review.left else review.record
-            second = review.right.record if review.right else review.other_member
-            if review.separation is not None:
-                first, second = review.separation.first, review.separation.second
-            self.reviews.append(
-                _PendingReview(
-                    review.reason.value,
-                    record.key,
-                    handle,
-                    other.final(),
-                    first,
-                    second,
-                    review.shared,
-                )
-            )
-        return handle, decision.outcome
-
-    def _join(
-        self,
-        via: ids.RecordKey,
-        merge: resolution.MergeRecord,
-        left: _Handle | None,
-        right: _Handle | None,
-    ) -> _Handle | None:
-        kind = merge.identifier.kind.value
-        if left is None or right is None or left.final() is right.final():
-            target = left or right
-            if target is None:
-                return None
-            target = target.final()
-            lone_key = merge.absorbed if right is None else merge.survivor
-            kept_key = merge.survivor if right is None else merge.absorbed
-            if (left is None) != (right is None):
-                self.merges.append(
-                    _PendingMerge(target, None, kept_key, lone_key, via, merge.rule, kind)
-                )
-            return target
-        left, right = left.final(), right.final()
-        survivor, absorbed = (left, right) if left.rank < right.rank else (right, left)
-        self.changed[id(survivor)] = survivor
-        self.changed[id(absorbed)] = absorbed
-        survivor_key, absorbed_key = (
-            (merge.survivor, merge.absorbed)
-            if survivor is left
-            else (merge.absorbed, merge.survivor)
-        )
-        self.merges.append(
-            _PendingMerge(survivor, absorbed, survivor_key, absorbed_key, via, merge.rule, kind)
-        )
-        absorbed.absorbed_into = survivor
-        moved, absorbed.records = absorbed.records, []
-        self._unindex(absorbed, moved)
-        survivor.records.extend(moved)
-        for kept in moved:
-            self._index(survivor, kept)
-        return survivor
-
-
-# JSON's quoting of a string as `json.dumps(..., ensure_ascii=False)` writes it (the C encoder).
-_quoted: Callable[[str], str] = json.encoder.encode_basestring
+    identities: list[StoredIdentity]
 
 
 def payload_hash(record: SourceRecordIn) -> str:
     """SHA-256 of the record's canonical JSON: `json.dumps(record.model_dump(mode="json"),
-    sort_keys=True, ensure_ascii=False)`.
-
-    Written out field by field, which costs a third of building the dicts and encoding them on
-    a bulk import; `tests/members/test_members_service.py` checks the two agree.
-    """
-    identities = ", ".join(
-        f'{{"kind": {_quoted(_KIND_TEXT[i.kind])}, '
-        f'"source": {"null" if i.source is None else _quoted(i.source)}, '
-        f'"value": {_quoted(i.value)}}}'
-        for i in record.identities
+    sort_keys=True, ensure_ascii=False)` (`placement.payload_digest`)."""
+    return placement.payload_digest(
+        record.source, record.record_id, record.name, record.identities, record.attributes
     )
-    attributes = (
-        json.dumps(record.attributes, sort_keys=True, ensure_ascii=False)
-        if record.attributes
-        else "{}"
-    )
-    canonical = (
-        f'{{"attributes": {attributes}, "identities": [{identities}], '
-        f'"name": {_quoted(record.name)}, "record_id": {_quoted(record.record_id)}, '
-        f'"source": {_quoted(record.source)}}}'
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def as_domain(record: SourceRecordIn) -> ids.SourceRecord:
@@ -365,22 +92,7 @@ def as_domain(record: SourceRecordIn) -> ids.SourceRecord:
 
 def _incoming(record: SourceRecordIn, key: ids.RecordKey, digest: str, box: Vault) -> _Incoming:
     """Classify each identity once: what is stored, and what resolution may join on."""
-    rows: list[_IdentityRow] = []
-    strong: list[_Key] = []
-    matching: list[tuple[ids.IdentityKind, str, str | None]] = []
-    for identity in record.identities:
-        kind, raw = identity.kind, identity.value
-        kind_text = _KIND_TEXT[kind]
-        value, status = ids.classify(kind, raw)
-        joins = status is _OK and kind in _STRONG
-        lookup = box.lookup_hash(kind_text, raw if status is _INVALID else value)
-        rows.append(
-            (kind_text, identity.source or key.source, lookup, raw, _STATUS_TEXT[status], joins)
-        )
-        if joins:
-            strong.append((kind_text, value))
-            matching.append((kind, raw, identity.source))
-    entry = _Entry(key, record.name, tuple(dict.fromkeys(strong)), tuple(matching))
+    entry, rows = placement.classify_sent(key, record.name, record.identities, box.lookup_hash)
     return _Incoming(record, entry, digest, rows)
 
 
@@ -428,7 +140,7 @@ class PartIngest:
         stored_members: set[int],
         stored_records: AbstractSet[ids.RecordKey] | None = None,
     ) -> None:
-        self._batch = _Batch()
+        self._batch = Batch()
         self._stored = stored_records
         with collector_paused():
             _load_members(session, self._batch, stored_members, vault())
@@ -451,7 +163,7 @@ def _ingest(
     session: Session,
     records: Sequence[SourceRecordIn],
     clock: Clock | None,
-    held: _Batch | None = None,
+    held: Batch | None = None,
     maybe_stored: AbstractSet[ids.RecordKey] | None = None,
 ) -> tuple[list[ids.RecordKey], dict[ids.RecordKey, _Placement]]:
     """Decide and write `records`; against `held` (a `PartIngest`'s members) if given, else
@@ -486,7 +198,7 @@ def _ingest(
 
     pending.sort(key=lambda p: p.entry.key)
     if held is None:
-        batch = _Batch()
+        batch = Batch()
         _load_touched(session, batch, pending, stored, box)
     else:
         batch = held
@@ -533,7 +245,7 @@ def _result(
 
 def _load_touched(
     session: Session,
-    batch: _Batch,
+    batch: Batch,
     pending: Sequence[_Incoming],
     stored: dict[ids.RecordKey, tuple[int, int, str]],
     box: Vault,
@@ -552,7 +264,7 @@ def _load_touched(
     _load_members(session, batch, member_ids, box)
 
 
-def _load_members(session: Session, batch: _Batch, member_ids: set[int], box: Vault) -> None:
+def _load_members(session: Session, batch: Batch, member_ids: set[int], box: Vault) -> None:
     """Load these stored members with all their records and the separations among them.
 
     A loaded record keeps only its matching identities: they are all that resolution reads.
@@ -589,20 +301,11 @@ def _load_members(session: Session, batch: _Batch, member_ids: set[int], box: Va
         ):
             value = box.decrypt(kind, sealed)
             held.setdefault(row_id, []).append((ids.IdentityKind(kind), value, source))
-    entries: dict[int, list[_Entry]] = {member_id: [] for member_id in wanted}
+    entries: dict[int, list[Entry]] = {member_id: [] for member_id in wanted}
     for row_id, source, record_id, member_id, name in records:
         key = ids.RecordKey(source, record_id)
         batch.record_ids[key] = row_id
-        matching = tuple(held.get(row_id, ()))
-        strong = tuple(
-            dict.fromkeys(
-                (_KIND_TEXT[kind], value)
-                for kind, raw, _ in matching
-                for value, status in [ids.classify(kind, raw)]
-                if status is _OK
-            )
-        )
-        entries[member_id].append(_Entry(key, name, strong, matching))
+        entries[member_id].append(placement.stored_entry(key, name, tuple(held.get(row_id, ()))))
     for member_id in wanted:
         batch.load(member_id, members[member_id], entries[member_id])
     batch.separations.extend(store.separations_for(session, [r[0] for r in records]))
@@ -610,7 +313,7 @@ def _load_members(session: Session, batch: _Batch, member_ids: set[int], box: Va
 
 def _write(
     session: Session,
-    batch: _Batch,
+    batch: Batch,
     pending: Sequence[_Incoming],
     stored: dict[ids.RecordKey, tuple[int, int, str]],
     now: datetime,
@@ -682,7 +385,7 @@ def _write(
     return events_out
 
 
-def _write_stored_members(session: Session, batch: _Batch, now: datetime) -> None:
+def _write_stored_members(session: Session, batch: Batch, now: datetime) -> None:
     """Stored members absorbed by this batch move their records into the survivor; stored
     members whose name the batch filled in keep it."""
     moves: list[dict[str, int]] = []
@@ -695,7 +398,7 @@ def _write_stored_members(session: Session, batch: _Batch, now: datetime) -> Non
             continue
         moves.append({"b_from": handle.id, "b_to": final.id})
         survivors[handle.id] = final.id
-        handle.status = store.MERGED
+        handle.status = placement.MERGED
         handle.updated_at = final.updated_at = now
         if not final.name and handle.name:
             final.name = handle.name
@@ -732,7 +435,7 @@ def _write_stored_members(session: Session, batch: _Batch, now: datetime) -> Non
         )
 
 
-def _write_new_members(session: Session, batch: _Batch, now: datetime) -> None:
+def _write_new_members(session: Session, batch: Batch, now: datetime) -> None:
     created = batch.created
     for handle, member_id in zip(
         created, reserve_ids(session, _MEMBERS, len(created)), strict=True
@@ -745,7 +448,7 @@ def _write_new_members(session: Session, batch: _Batch, now: datetime) -> None:
         rows.append(
             (
                 handle.id,
-                store.MERGED if merged else store.ACTIVE,
+                placement.MERGED if merged else placement.ACTIVE,
                 final.id if merged else None,
                 handle.name,
                 "normal",
@@ -775,7 +478,7 @@ def _write_new_members(session: Session, batch: _Batch, now: datetime) -> None:
 
 def _rewrite_changed(
     session: Session,
-    batch: _Batch,
+    batch: Batch,
     changed: Sequence[_Incoming],
     record_ids: dict[ids.RecordKey, int],
     now: datetime,
@@ -809,7 +512,7 @@ def _rewrite_changed(
 
 def _write_identities(
     session: Session,
-    batch: _Batch,
+    batch: Batch,
     pending: Sequence[_Incoming],
     record_ids: dict[ids.RecordKey, int],
     box: Vault,
@@ -841,7 +544,7 @@ def _write_identities(
     )
 
 
-def _fill_record_ids(session: Session, batch: _Batch, record_ids: dict[ids.RecordKey, int]) -> None:
+def _fill_record_ids(session: Session, batch: Batch, record_ids: dict[ids.RecordKey, int]) -> None:
     """Row ids of records a merge or review names that are neither the batch's nor loaded."""
     wanted = {key for m in batch.merges for key in (m.survivor_key, m.absorbed_key, m.via)} | {
         key for r in batch.reviews for key in (r.record, r.left, r.right)
@@ -868,7 +571,7 @@ _MERGE_COLUMNS = (
 
 
 def _write_merges(
-    session: Session, batch: _Batch, record_ids: dict[ids.RecordKey, int], now: datetime
+    session: Session, batch: Batch, record_ids: dict[ids.RecordKey, int], now: datetime
 ) -> list[DomainEvent]:
     rows: list[tuple[Any, ...]] = []
     events_out: list[DomainEvent] = []
@@ -916,7 +619,7 @@ def _write_merges(
 
 def _write_reviews(
     session: Session,
-    batch: _Batch,
+    batch: Batch,
     record_ids: dict[ids.RecordKey, int],
     now: datetime,
     box: Vault,

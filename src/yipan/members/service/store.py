@@ -22,12 +22,16 @@ from sqlalchemy.orm import Session, aliased
 from yipan.kernel.db import among
 from yipan.members.domain import identifiers as ids
 from yipan.members.domain import identity as resolution
+
+# A member's status as stored, named where the batch sets it.
+from yipan.members.domain.placement import ACTIVE as ACTIVE
+from yipan.members.domain.placement import ERASED as ERASED
+from yipan.members.domain.placement import MERGED as MERGED
 from yipan.members.errors import UnknownMember
 from yipan.members.models import Identity, Member, Merge, Separation, SourceRecord
 from yipan.members.schemas import Consent, MemberOut, MergeOut
 from yipan.members.service.pii import vault
 
-ACTIVE, MERGED, ERASED = "active", "merged", "erased"
 _PUBLIC_ID = re.compile(r"M(\d{1,18})")
 # A merge chain longer than this is a cycle, which the writes never make.
 _MAX_HOPS = 1000
