@@ -248,7 +248,8 @@ def test_identifier_lookups_are_answered_by_the_hash_index_on_postgresql(pg_engi
     rather than read the table."""
     with unit_of_work(pg_engine) as session:
         ingest.ingest_records(session, random_records(11, 80))
-    with unit_of_work(pg_engine, readonly=True) as session:
+    # A writing unit of work, for its transaction block: `SET LOCAL` holds only inside one.
+    with unit_of_work(pg_engine) as session:
         matching = select(Identity.value_hash).where(Identity.matching).distinct()
         hashes = sorted(session.scalars(matching))[:10]
         [condition] = among(session, Identity.value_hash, hashes)

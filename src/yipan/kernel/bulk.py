@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from yipan.kernel import jsontext
+from yipan.kernel.db import refuse_writes_when_reading
 
 CHUNK = 20_000
 _SERIAL_SEQUENCE = text("SELECT pg_get_serial_sequence(:t, 'id')")
@@ -100,7 +101,9 @@ def _copy(
 ) -> None:
     names = ", ".join(f'"{c}"' for c in columns)
     statement = f'COPY "{table.name}" ({names}) FROM STDIN'
-    driver: Any = session.connection().connection.driver_connection
+    connection = session.connection()
+    refuse_writes_when_reading(connection, statement)  # the driver's COPY passes the engine by
+    driver: Any = connection.connection.driver_connection
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:

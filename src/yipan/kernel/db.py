@@ -3,12 +3,15 @@
 SQLite is the embedded default. It runs in WAL mode with foreign keys on, and every writing
 transaction starts with `BEGIN IMMEDIATE` so that two processes never both read and then both try
 to upgrade to a write lock (the classic SQLite deadlock); a read-only unit of work starts with a
-plain `BEGIN`. PostgreSQL goes through psycopg 3.
+plain `BEGIN`. PostgreSQL goes through psycopg 3; its read-only units of work run without a
+transaction block (see `unit_of_work`). A read-only unit of work that tries to write is refused
+on both backends (`WriteInReadOnlyWork`).
 """
 
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 import weakref
@@ -76,9 +79,34 @@ def KeyString(length: int) -> String:
 
 
 READONLY = "yipan_readonly"
+# A statement that changes data or schema: at its start, or as a data-modifying CTE's part.
+_WRITING = re.compile(
+    r"^\s*(INSERT|UPDATE|DELETE|MERGE|COPY|CREATE|ALTER|DROP|TRUNCATE)\b"
+    r"|\bINSERT\s+INTO\b|\bDELETE\s+FROM\b|\bUPDATE\s+\S+\s+SET\b",
+    re.IGNORECASE,
+)
 # What PostgreSQL raises when it makes a transaction give way to a concurrent one.
 _GIVE_WAY = (SerializationFailure, DeadlockDetected)
 Done = TypeVar("Done")
+
+
+class WriteInReadOnlyWork(RuntimeError):
+    """A unit of work opened read-only tried to write: a bug in the caller, which must open a
+    writing one. On PostgreSQL the write would otherwise be committed at once (no transaction
+    block), and on SQLite silently rolled back."""
+
+
+def refuse_writes_when_reading(conn: Any, statement: str) -> None:
+    """Raise `WriteInReadOnlyWork` if `conn` belongs to a read-only unit of work and `statement`
+    writes. The engines check every statement through this; `kernel.bulk` checks its `COPY`."""
+    if conn.get_execution_options().get(READONLY, False) and _WRITING.search(statement):
+        raise WriteInReadOnlyWork(f"a read-only unit of work tried to write: {statement[:120]}")
+
+
+def _check_statement(
+    conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, _many: bool
+) -> None:
+    refuse_writes_when_reading(conn, statement)
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -117,13 +145,15 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url)
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
         pool_pre_ping=False,
         **_JSON_CODEC,
     )
+    event.listen(engine, "before_cursor_execute", _check_statement)
+    return engine
 
 
 # JSON columns written and read through pydantic-core's codec (`kernel.jsontext`); on PostgreSQL
@@ -155,6 +185,7 @@ def _sqlite_engine(url: str) -> Engine:
         readonly = conn.get_execution_options().get(READONLY, False)
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
+    event.listen(engine, "before_cursor_execute", _check_statement)
     return engine
 
 
@@ -198,11 +229,20 @@ def unit_of_work(
     Service functions receive the session and never commit; the caller at the edge (API route,
     CLI command, worker) owns the unit of work. `serializable` runs it at PostgreSQL's
     SERIALIZABLE isolation (see `serializable_work`); SQLite's writers are serial already.
+
+    `readonly` work must not write (`WriteInReadOnlyWork`). On PostgreSQL it runs without a
+    transaction block, each statement on its own: at READ COMMITTED, the default, every
+    statement of a transaction takes a fresh snapshot anyway, so the reads see the same, and
+    psycopg's `BEGIN` and the closing `ROLLBACK`, two round trips, were a fifth of the time of a
+    read such as the member 360 view (docs/architecture.md).
     """
     bind = engine
+    postgresql = engine.dialect.name == "postgresql"
     if readonly:
         bind = bind.execution_options(**{READONLY: True})
-    if serializable and engine.dialect.name == "postgresql":
+        if postgresql and not serializable:
+            bind = bind.execution_options(isolation_level="AUTOCOMMIT")
+    if serializable and postgresql:
         bind = bind.execution_options(isolation_level="SERIALIZABLE")
     session = Session(bind=bind, expire_on_commit=False, autoflush=False)
     try:
