@@ -102,7 +102,7 @@ def _copy(
     names = ", ".join(f'"{c}"' for c in columns)
     statement = f'COPY "{table.name}" ({names}) FROM STDIN'
     connection = session.connection()
-    refuse_writes_when_reading(connection, statement)  # the driver's COPY passes the engine by
+    refuse_writes_when_reading(connection, statement)  # the driver's COPY skips the engine's check
     driver: Any = connection.connection.driver_connection
     try:
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
