@@ -51,7 +51,7 @@ _OK = IdentityStatus.OK
 _INVALID = IdentityStatus.INVALID
 # An enum member's `.value` is a Python-level descriptor, read several times for every identity
 # of a bulk import; a dict hands the same text back in a fraction of that.
-KIND_TEXT = {kind: kind.value for kind in IdentityKind}
+_KIND_TEXT = {kind: kind.value for kind in IdentityKind}
 _STATUS_TEXT = {status: status.value for status in IdentityStatus}
 
 # (kind, normalised value) of an identifier that joins records; plain strings hash fast.
@@ -141,6 +141,9 @@ class PendingReview:
 
 
 class Batch:
+    """The members a batch can touch, held by their strong identifiers, and what placing its
+    records made of them: new members, merges, reviews and where each record went."""
+
     def __init__(self) -> None:
         self.index: dict[_Key, list[Handle]] = {}
         self.handles: dict[int, Handle] = {}
@@ -320,7 +323,7 @@ def classify_sent(
     matching: list[tuple[IdentityKind, str, str | None]] = []
     for identity in identities:
         kind, raw, source = identity.kind, identity.value, identity.source
-        kind_text = KIND_TEXT[kind]
+        kind_text = _KIND_TEXT[kind]
         value, status = classify(kind, raw)
         joins = status is _OK and kind in _STRONG
         hashed = lookup(kind_text, raw if status is _INVALID else value)
@@ -337,7 +340,7 @@ def stored_entry(
     """The entry of a stored record, from its matching identities (kind, value as sent, source)."""
     strong = tuple(
         dict.fromkeys(
-            (KIND_TEXT[kind], value)
+            (_KIND_TEXT[kind], value)
             for kind, raw, _ in matching
             for value, status in [classify(kind, raw)]
             if status is _OK
@@ -364,7 +367,7 @@ def payload_digest(
     a bulk import; `tests/members/test_members_service.py` checks the two agree.
     """
     sent = ", ".join(
-        f'{{"kind": {_quoted(KIND_TEXT[i.kind])}, '
+        f'{{"kind": {_quoted(_KIND_TEXT[i.kind])}, '
         f'"source": {"null" if i.source is None else _quoted(i.source)}, '
         f'"value": {_quoted(i.value)}}}'
         for i in identities
