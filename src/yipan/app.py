@@ -33,7 +33,7 @@ from yipan.members.api import router as members_router
 from yipan.orders.api import router as orders_router
 from yipan.orders.price_consistency_api import router as price_consistency_router
 from yipan.promotions.api import router as promotions_router
-from yipan.wiring import Background, check_settings, route_events
+from yipan.wiring import Background, check_settings, compose, route_events
 
 # FastAPI tries the routers in this order for every request, each route in turn: the channels'
 # busiest calls come first (placing an order used to walk four routers before its own, ~0.2 ms of
@@ -69,6 +69,7 @@ def _routes() -> tuple[BaseRoute, ...]:
 def create_app(engine: Engine | None = None, *, background: bool = True) -> FastAPI:
     settings = get_settings()
     check_settings()
+    compose()
     # One connection per request thread, and two for the background jobs (outbox, sweepers).
     engine = engine or make_engine(settings.database_url, pool_size=settings.http_threads + 2)
     jobs = Background(engine, settings) if background else None

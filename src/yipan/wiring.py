@@ -19,7 +19,7 @@ from yipan.kernel.config import Settings
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.periodic import PeriodicJob
 from yipan.members.service import points, tiers
-from yipan.orders.service import lifecycle
+from yipan.orders.service import lifecycle, returns
 
 
 def event_registry() -> HandlerRegistry:
@@ -44,6 +44,12 @@ def event_registry() -> HandlerRegistry:
     for name in ("members.MembersMerged", "members.MemberUnmerged", "members.MemberErased"):
         registry.register(name, member_tags.on_members_changed)
     return registry
+
+
+def compose() -> None:
+    """What contexts ask of each other in one transaction where the lower cannot import the
+    higher: a return settles the sale's points before it tells the till what to pay back."""
+    returns.settle_points_with(points.settle_return)
 
 
 def relay() -> InProcessRelay:
@@ -118,6 +124,7 @@ def run_scheduled_forecast(engine: Engine, every_hours: float) -> int:
 def check_settings() -> None:
     """Refuse to start on settings that would fail later, at the first request needing them."""
     tiers.ladder()
+    points.default_policy()
 
 
 class Background:

@@ -164,9 +164,9 @@ def test_a_sale_delivered_twice_earns_once_and_a_non_member_sale_earns_nothing(
             assert session.scalar(select(func.count()).select_from(PointsEntry)) == 1
 
 
-def return_line(
-    client: TestClient, engine: Engine, order_id: int, key: str, line_no: int, qty: int
-) -> int:
+def take_return(
+    client: TestClient, order_id: int, key: str, line_no: int, qty: int
+) -> dict[str, Any]:
     response = client.post(
         "/api/v1/returns",
         json={
@@ -178,8 +178,15 @@ def return_line(
         },
     )
     assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def return_line(
+    client: TestClient, engine: Engine, order_id: int, key: str, line_no: int, qty: int
+) -> int:
+    """The refund of returning `qty` of a line, once the return's events are delivered."""
+    refund: int = take_return(client, order_id, key, line_no, qty)["refund_fen"]
     deliver(engine)
-    refund: int = response.json()["refund_fen"]
     return refund
 
 
@@ -212,9 +219,10 @@ def test_a_return_after_the_points_were_spent_is_charged_to_the_refund(engine: E
             json={"points": spend, "reference": "SPEND-7"},
         )
         assert spent.status_code == 201
-        return_line(client, engine, sale["id"], "RET-7", 2, 1)  # the jeans
-        mine = points_of(client, member)
-        assert mine["balance"] == 0  # what was left was taken back, and never below zero
+        jeans = next(ln for ln in sale["lines"] if ln["line_no"] == 2)
+        taken = take_return(client, sale["id"], "RET-7", 2, 1)
+        # Settled before the till is answered, not when the events are delivered later.
+        assert points_of(client, member)["balance"] == 0  # what was left, and never below zero
         with unit_of_work(engine, readonly=True) as session:
             (reversed_,) = [
                 e["payload"]
@@ -224,7 +232,18 @@ def test_a_return_after_the_points_were_spent_is_charged_to_the_refund(engine: E
         assert reversed_["points_reversed"] == earned - spend
         short = reversed_["points_short"]
         assert short > 0
-        assert reversed_["refund_deduction_fen"] + reversed_["forgiven_fen"] == short
+        # 100 points are worth a yuan: the spent points' value comes off the refund, whole.
+        assert (reversed_["refund_deduction_fen"], reversed_["forgiven_fen"]) == (short, 0)
+        assert taken["lines"][0]["refund_fen"] == jeans["paid_fen"]
+        assert taken["points_deduction_fen"] == short
+        assert taken["refund_fen"] == jeans["paid_fen"] - short
+        assert client.get(f"/api/v1/returns/{taken['id']}").json() == taken
+        deliver(engine)  # the ledger's handler of the return then finds it settled
+        assert points_of(client, member)["balance"] == 0
+        assert [e["kind"] for e in points_of(client, member)["entries"]].count("reverse") >= 1
+        with unit_of_work(engine, readonly=True) as session:
+            names = [e["name"] for e in recent_events(session, limit=100)]
+        assert names.count("members.PointsReversed") == 1
 
 
 def test_adjustments_need_a_reason_and_never_take_the_balance_below_zero(engine: Engine) -> None:

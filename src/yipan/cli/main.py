@@ -26,6 +26,7 @@ from yipan.kernel.db import make_engine, unit_of_work
 from yipan.wiring import (
     Background,
     check_settings,
+    compose,
     relay,
     route_events,
     sweep_expired_reservations,
@@ -42,6 +43,7 @@ events = typer.Typer(help="The event outbox.", no_args_is_help=True)
 
 @app.callback()
 def _every_command() -> None:
+    compose()
     route_events()
 
 

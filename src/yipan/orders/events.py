@@ -92,5 +92,6 @@ class OrderReturned(_OrderEvent):
     node: str
     channel: str | None
     member_id: str | None
-    refund_fen: int
+    refund_fen: int  # paid back: the lines' refunds less points_deduction_fen
     lines: list[dict[str, Any]]
+    points_deduction_fen: int = 0

@@ -163,7 +163,9 @@ class Return(Base):
     channel: Mapped[str | None] = mapped_column(String(50))
     reason: Mapped[str | None] = mapped_column(String(200))
     actor: Mapped[str | None] = mapped_column(String(64))
-    refund_fen: Mapped[int] = mapped_column(BigId)
+    refund_fen: Mapped[int] = mapped_column(BigId)  # paid back: the lines' refunds less the next
+    # What the refund kept back for points the sale earned and the member had spent already.
+    points_deduction_fen: Mapped[int] = mapped_column(BigId, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

@@ -275,7 +275,12 @@ class ReturnOut(BaseModel):
     node: str
     channel: str | None
     reason: str | None
-    refund_fen: int
+    refund_fen: int = Field(
+        description="what is paid back: the lines' refunds less `points_deduction_fen`"
+    )
+    points_deduction_fen: int = Field(
+        description="kept back for points the sale earned that the member had already spent"
+    )
     created_at: datetime
     lines: list[ReturnLineOut]
 

@@ -86,6 +86,7 @@ from yipan.members.models import (
 from yipan.members.schemas import AdjustmentOut, PointsEntryOut, PointsOut, RedemptionOut
 from yipan.members.service import store
 from yipan.orders.service import queries
+from yipan.orders.service.returns import ReturnToSettle
 
 
 @lru_cache(maxsize=1)
@@ -985,8 +986,26 @@ def on_order_completed(session: Session, message: OutboxMessage) -> None:
     )
 
 
+def settle_return(session: Session, returned: ReturnToSettle) -> int:
+    """A return's points, in the return's transaction (`orders.service.returns.settle_points_with`):
+    the returned share of what the sale earned is taken back at once, and the fen to keep back
+    from the refund for the part the member had already spent is answered (0 if none, or if the
+    sale earned nothing)."""
+    reversal = reverse_for_return(
+        session,
+        f"order:{returned.order_id}",
+        f"return:{returned.return_id}",
+        {str(line_no): fen for line_no, fen in returned.refund_by_line.items()},
+        refund_fen=returned.refund_fen,
+        at=returned.at,
+        channel=returned.channel,
+    )
+    return 0 if reversal is None else reversal.refund_deduction_fen
+
+
 def on_order_returned(session: Session, message: OutboxMessage) -> None:
-    """Handler of `orders.OrderReturned`: take back the returned share of what the sale earned."""
+    """Handler of `orders.OrderReturned`: take back the returned share of what the sale earned,
+    unless `settle_return` did in the return's transaction (then this finds it done)."""
     payload = message.payload
     returned: dict[str, int] = defaultdict(int)
     for line in payload["lines"]:
@@ -996,7 +1015,7 @@ def on_order_returned(session: Session, message: OutboxMessage) -> None:
         f"order:{payload['order_id']}",
         f"return:{payload['return_id']}",
         returned,
-        refund_fen=int(payload["refund_fen"]),
+        refund_fen=int(payload["refund_fen"]) + int(payload.get("points_deduction_fen", 0)),
         at=message.occurred_at,
         channel=payload.get("channel"),
     )

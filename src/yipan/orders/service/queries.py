@@ -307,6 +307,7 @@ def get_return(session: Session, return_id: int) -> ReturnOut:
         channel=ret.channel,
         reason=ret.reason,
         refund_fen=ret.refund_fen,
+        points_deduction_fen=ret.points_deduction_fen,
         created_at=ret.created_at,
         lines=[
             ReturnLineOut(

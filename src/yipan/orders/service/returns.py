@@ -3,7 +3,10 @@
 A return is keyed by the caller's idempotency key. Only what reached the customer can come back,
 within the order's channel return window counted from when it reached them. The refund follows
 what the line really paid (its own discount and its share of the order discount), cumulatively,
-so returning 1 + 1 of 2 units refunds exactly what returning 2 at once would. Resellable goods go
+so returning 1 + 1 of 2 units refunds exactly what returning 2 at once would. The sale's points
+are settled in the same transaction (`settle_points_with`): if the member has spent points the
+returned goods earned, their value is kept back from the refund, so the answer the till gets is
+what it pays out. Resellable goods go
 back into stock at the receiving node through the ledger; damaged goods are recorded on the return
 and never become sellable. An order Yipan priced gives back the promotion budgets and, by policy,
 the coupons it used (see `promotions.service.redemptions.restore_for_return`).
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
@@ -44,6 +49,33 @@ from yipan.orders.service.capture import place_order
 returns_t = cast(Table, Return.__table__)
 return_lines_t = cast(Table, ReturnLine.__table__)
 _HANDED_OVER = (State.DELIVERED.value, State.PICKED_UP.value)
+
+
+@dataclass(frozen=True)
+class ReturnToSettle:
+    """A return as its points are settled, inside the transaction that takes it."""
+
+    order_id: int
+    return_id: int
+    channel: str | None
+    refund_fen: int  # the lines' refunds, before anything is kept back
+    refund_by_line: Mapping[int, int]  # line number → its refund
+    at: datetime
+
+
+# Answers the fen to keep back from the refund for points the sale earned and the member spent.
+PointsSettler = Callable[[Session, ReturnToSettle], int]
+_points_settlers: list[PointsSettler] = []
+
+
+def settle_points_with(settler: PointsSettler) -> None:
+    """Have `settler` settle the points of every return in the return's own transaction.
+
+    The members' ledger registers itself here at start (`yipan.wiring.compose`): members read
+    orders, so orders cannot ask members directly. Without it a return's points are still taken
+    back, by the ledger's handler of `orders.OrderReturned`, but after the refund was paid."""
+    if settler not in _points_settlers:
+        _points_settlers.append(settler)
 
 
 def take_return(
@@ -151,8 +183,18 @@ def take_return(
                 )
             )
     session.connection().execute(insert(return_lines_t), rows)
-    total = sum(r["refund_fen"] for r in rows)
-    session.execute(returns_t.update().where(returns_t.c.id == return_id).values(refund_fen=total))
+    refunded = sum(r["refund_fen"] for r in rows)
+    by_line: dict[int, int] = defaultdict(int)
+    for r, row in zip(return_in.lines, rows, strict=True):
+        by_line[r.line_no] += row["refund_fen"]
+    settling = ReturnToSettle(order.id, return_id, return_in.channel, refunded, by_line, now)
+    kept = min(refunded, sum(settle(session, settling) for settle in _points_settlers))
+    total = refunded - kept
+    session.execute(
+        returns_t.update()
+        .where(returns_t.c.id == return_id)
+        .values(refund_fen=total, points_deduction_fen=kept)
+    )
     for m in restock:
         movements.record_movement(session, m, clock=clock)
     given_back = checkout.give_back_for_return(
@@ -174,6 +216,7 @@ def take_return(
             "node": return_in.node,
             "channel": return_in.channel,
             "refund_fen": total,
+            **({"points_deduction_fen": kept} if kept else {}),
             **(
                 {}
                 if given_back is None
@@ -194,6 +237,7 @@ def take_return(
             channel=return_in.channel,
             member_id=order.member_id,
             refund_fen=total,
+            points_deduction_fen=kept,
             lines=[
                 {
                     "line_no": r.line_no,
