@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
 from tests.orders import world
 from tests.orders.world import JEANS, TEE
+from yipan.app import create_app
 from yipan.events.models import OutboxEvent
 from yipan.events.service import InProcessRelay, deliver_pending, recent_events
+from yipan.kernel.config import get_settings
 from yipan.kernel.db import unit_of_work
 from yipan.members.models import PointsBalance, PointsEntry
 from yipan.wiring import event_registry
@@ -268,3 +272,57 @@ def test_adjustments_need_a_reason_and_never_take_the_balance_below_zero(engine:
             "cs-12",
             "duplicate",
         )
+
+
+def test_a_retailer_sets_its_own_points_rates_and_lot_life(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = get_settings()
+    monkeypatch.setattr(settings, "points_earn_rate", "2:100")  # two points a yuan
+    monkeypatch.setattr(settings, "points_redeem_rate", "50:100")  # 50 points for a yuan
+    monkeypatch.setattr(settings, "points_expiry_months", 6)
+    with world.client(engine) as client:
+        policy = client.get("/api/v1/members/points-policy").json()
+        assert policy == {
+            "earn_points": 2,
+            "earn_per_fen": 100,
+            "redeem_points": 50,
+            "redeem_value_fen": 100,
+            "redeem_step": 1,
+            "expiry_months": 6,
+            "excluded_categories": [],
+        }
+        member = new_member(client, "card-9", "13800138009")
+        sale = buy_at_the_till(client, engine, "R-9", member)
+        earned = sum(ln["paid_fen"] for ln in sale["lines"]) * 2 // 100
+        (entry,) = points_of(client, member)["entries"]
+        assert entry["points"] == earned
+        # Earned in month M of Shanghai time: gone at midnight starting month M + 7 there.
+        at = datetime.fromisoformat(entry["at"]).astimezone(ZoneInfo("Asia/Shanghai"))
+        months = at.year * 12 + at.month - 1 + 6 + 1
+        ends = datetime(months // 12, months % 12 + 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+        assert datetime.fromisoformat(entry["expires_at"]) == ends
+        redeemed = client.post(
+            f"/api/v1/members/{member}/points/redeem",
+            json={"points": 150, "reference": "MP-9", "channel": "mini-program"},
+        )
+        assert (redeemed.status_code, redeemed.json()["value_fen"]) == (201, 300)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "named"),
+    [
+        ("points_earn_rate", "1/100", "YIPAN_POINTS_EARN_RATE"),
+        ("points_earn_rate", "1:0", "YIPAN_POINTS_EARN_RATE"),
+        ("points_earn_rate", "-1:100", "YIPAN_POINTS_EARN_RATE"),
+        ("points_redeem_rate", "0:100", "YIPAN_POINTS_REDEEM_RATE"),
+        ("points_redeem_rate", "a hundred", "YIPAN_POINTS_REDEEM_RATE"),
+        ("points_expiry_months", -1, "YIPAN_POINTS_EXPIRY_MONTHS"),
+    ],
+)
+def test_points_settings_that_cannot_work_stop_the_server_at_start(
+    monkeypatch: pytest.MonkeyPatch, setting: str, value: object, named: str
+) -> None:
+    monkeypatch.setattr(get_settings(), setting, value)
+    with pytest.raises(ValueError, match=named):
+        create_app(background=False)

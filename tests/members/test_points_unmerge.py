@@ -255,11 +255,9 @@ def test_balances_equal_ledgers_after_any_mix_of_earning_spending_merging_and_un
 def excluded_categories(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("YIPAN_POINTS_EXCLUDED_CATEGORIES", "tobacco, gift_card")
     get_settings.cache_clear()
-    points.default_policy.cache_clear()
     yield
     monkeypatch.delenv("YIPAN_POINTS_EXCLUDED_CATEGORIES")
     get_settings.cache_clear()
-    points.default_policy.cache_clear()
 
 
 def test_lines_in_excluded_categories_and_their_subcategories_earn_nothing(

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     # Category codes whose lines earn no points, each with all its sub-categories, comma
     # separated: YIPAN_POINTS_EXCLUDED_CATEGORIES=tobacco,gift_card. Spend still counts for tiers.
     points_excluded_categories: Annotated[frozenset[str], NoDecode] = frozenset()
+    # The points ledger's rates, each "points:fen": points earned per that many fen paid (before
+    # the tier's multiplier), and points worth that many fen when redeemed. Defaults: a point per
+    # yuan, 100 points for a yuan.
+    points_earn_rate: str = "1:100"
+    points_redeem_rate: str = "100:100"
+    # A lot of points earned in month M expires at the end of month M + this (tenant time).
+    points_expiry_months: int = 12
     # The member tiers, lowest first, as JSON in the shape `GET /api/v1/members/tier-ladder`
     # answers (code, name, threshold_fen, benefits); empty: normal / silver / gold / black.
     tier_ladder: str = ""

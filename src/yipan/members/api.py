@@ -27,6 +27,7 @@ from yipan.members.schemas import (
     MemberTierOut,
     MemberTierStep,
     PointsOut,
+    PointsPolicyOut,
     RecordBatchIn,
     RedeemIn,
     RedemptionOut,
@@ -51,6 +52,14 @@ def tier_ladder() -> list[MemberTierStep]:
     """The tiers, lowest first: the 12-month net spend each needs and its benefits
     (`YIPAN_TIER_LADDER` changes them)."""
     return tiers.ladder_out()
+
+
+@router.get("/points-policy", dependencies=allowed("members.read"))
+def points_policy() -> PointsPolicyOut:
+    """How points are earned, what they are worth and how long they last
+    (`YIPAN_POINTS_EARN_RATE`, `YIPAN_POINTS_REDEEM_RATE`, `YIPAN_POINTS_EXPIRY_MONTHS`,
+    `YIPAN_POINTS_EXCLUDED_CATEGORIES`)."""
+    return points.policy_out()
 
 
 @router.post("/records", dependencies=allowed("members.write"))

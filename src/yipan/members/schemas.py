@@ -271,6 +271,22 @@ class MemberTierBenefits(BaseModel):
     free_shipping: bool
 
 
+class PointsPolicyOut(BaseModel):
+    """The points rules in force (`YIPAN_POINTS_*`), for a till or a checkout page to show."""
+
+    earn_points: int = Field(description="points earned for every `earn_per_fen` fen paid …")
+    earn_per_fen: int = Field(description="… before the member's tier multiplies them")
+    redeem_points: int = Field(description="points worth `redeem_value_fen` fen when redeemed")
+    redeem_value_fen: int
+    redeem_step: int = Field(description="redemptions come in multiples of this many points")
+    expiry_months: int = Field(
+        description="points earned in month M expire at the end of month M + this (tenant time)"
+    )
+    excluded_categories: list[str] = Field(
+        description="categories (with their sub-categories) whose lines earn nothing"
+    )
+
+
 class MemberTierStep(BaseModel):
     code: str
     name: str

@@ -83,19 +83,80 @@ from yipan.members.models import (
     PointsEntry,
     PointsReversal,
 )
-from yipan.members.schemas import AdjustmentOut, PointsEntryOut, PointsOut, RedemptionOut
+from yipan.members.schemas import (
+    AdjustmentOut,
+    PointsEntryOut,
+    PointsOut,
+    PointsPolicyOut,
+    RedemptionOut,
+)
 from yipan.members.service import store
 from yipan.orders.service import queries
 from yipan.orders.service.returns import ReturnToSettle
 
 
-@lru_cache(maxsize=1)
 def default_policy() -> PointsPolicy:
-    """1 point per yuan, 100 points = 1 yuan, 12-month lots on the tenant's clock, and the
-    categories settings exclude from earning."""
+    """The policy the settings give: the earn and redemption rates, the lots' life, the
+    categories that earn nothing, on the tenant's clock (by default a point per yuan, 100
+    points for a yuan, lots of 12 to 13 months). Raises `ValueError` naming the setting that
+    cannot work."""
     settings = get_settings()
+    return _policy(
+        settings.points_earn_rate,
+        settings.points_redeem_rate,
+        settings.points_expiry_months,
+        settings.points_excluded_categories,
+        settings.timezone,
+    )
+
+
+@lru_cache(maxsize=4)
+def _policy(
+    earn_rate: str,
+    redeem_rate: str,
+    expiry_months: int,
+    excluded_categories: frozenset[str],
+    timezone: str,
+) -> PointsPolicy:
+    earn_points, earn_per_fen = _rate("YIPAN_POINTS_EARN_RATE", earn_rate, points_may_be_zero=True)
+    redeem_points, redeem_value_fen = _rate("YIPAN_POINTS_REDEEM_RATE", redeem_rate)
+    if expiry_months < 0:
+        raise ValueError(f"YIPAN_POINTS_EXPIRY_MONTHS must be 0 or more, not {expiry_months}")
     return PointsPolicy(
-        timezone=settings.timezone, excluded_categories=settings.points_excluded_categories
+        earn_points=earn_points,
+        earn_per_fen=earn_per_fen,
+        redeem_points=redeem_points,
+        redeem_value_fen=redeem_value_fen,
+        expiry_months=expiry_months,
+        excluded_categories=excluded_categories,
+        timezone=timezone,
+    )
+
+
+def policy_out() -> PointsPolicyOut:
+    policy = default_policy()
+    return PointsPolicyOut(
+        earn_points=policy.earn_points,
+        earn_per_fen=policy.earn_per_fen,
+        redeem_points=policy.redeem_points,
+        redeem_value_fen=policy.redeem_value_fen,
+        redeem_step=policy.redeem_step,
+        expiry_months=policy.expiry_months,
+        excluded_categories=sorted(policy.excluded_categories),
+    )
+
+
+def _rate(setting: str, text: str, *, points_may_be_zero: bool = False) -> tuple[int, int]:
+    """'points:fen' as two whole numbers; the fen above zero, the points too unless allowed."""
+    points_text, colon, fen_text = text.strip().partition(":")
+    if colon and points_text.strip().isdigit() and fen_text.strip().isdigit():
+        points, fen = int(points_text), int(fen_text)
+        if fen > 0 and (points > 0 or points_may_be_zero):
+            return points, fen
+    least = 0 if points_may_be_zero else 1
+    raise ValueError(
+        f"{setting} must be points:fen, whole numbers with the points at least {least} and the "
+        f"fen at least 1 (e.g. 1:100, a point per yuan); got {text!r}"
     )
 
 
