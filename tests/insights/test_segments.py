@@ -20,6 +20,7 @@ from yipan.insights.models.tags import MemberTag
 from yipan.insights.service import segments as service
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.errors import InvalidInput
+from yipan.promotions.models import CouponRow, CouponTemplateRow
 
 __all__ = ["tagged"]  # the module's world, shared with the tags tests
 
@@ -241,3 +242,68 @@ def test_a_members_tags_over_http_within_the_callers_scope(tagged: Tagged, api: 
     assert [t for t in refreshed.json()["tags"] if t["kind"] != "lapse_risk"] == [
         t for t in body["tags"] if t["kind"] != "lapse_risk"
     ]
+
+
+def coupon_holders(t: Tagged, template: str, issue_key: str) -> list[str]:
+    with unit_of_work(t.engine, readonly=True) as session:
+        return sorted(
+            session.scalars(
+                select(CouponRow.owner_member_id)
+                .join(CouponTemplateRow, CouponTemplateRow.id == CouponRow.template_id)
+                .where(CouponTemplateRow.code == template, CouponRow.issue_key == issue_key)
+            ).all()
+        )
+
+
+def test_a_marketer_gives_each_member_of_a_segment_one_coupon(
+    tagged: Tagged, api: TestClient
+) -> None:
+    marketer = key(tagged)
+    template = {
+        "code": "WINBACK-20",
+        "name": "回归券 20 元",
+        "benefit": {"kind": "amount_off", "amount_fen": 2000},
+        "min_spend_fen": 10000,
+        "stacking": "with_promotions",
+        "valid_days": 30,
+    }
+    assert api.post("/api/v1/coupon-templates", json=template, headers=marketer).status_code == 201
+    sleepers = {"name": "Win back", "filters": {"rfm_segment": ["hibernating"]}}
+    segment = api.post(URL, json=sleepers, headers=marketer).json()
+    body = {"template": "WINBACK-20", "issue_key": "winback-2026-12"}
+
+    first = api.post(f"{URL}/{segment['id']}/coupons", json=body, headers=marketer)
+    assert first.status_code == 201, first.text
+    hibernating = with_tag(tagged, "rfm_segment", "hibernating")
+    assert first.json() == {
+        "segment_id": segment["id"],
+        "template": "WINBACK-20",
+        "issue_key": "winback-2026-12",
+        "members": len(hibernating),
+        "created": len(hibernating),
+    }
+    assert coupon_holders(tagged, "WINBACK-20", "winback-2026-12") == sorted(hibernating)
+
+    # Sent again: nobody gets a second. Widened: only the members new to it get theirs.
+    replay = api.post(f"{URL}/{segment['id']}/coupons", json=body, headers=marketer)
+    assert (replay.status_code, replay.json()["created"]) == (200, 0)
+    wider = {"filters": {"rfm_segment": ["hibernating", "at_risk"]}}
+    assert api.patch(f"{URL}/{segment['id']}", json=wider, headers=marketer).status_code == 200
+    at_risk = with_tag(tagged, "rfm_segment", "at_risk")
+    topped_up = api.post(f"{URL}/{segment['id']}/coupons", json=body, headers=marketer)
+    assert topped_up.json()["created"] == len(at_risk - hibernating) > 0
+    assert coupon_holders(tagged, "WINBACK-20", "winback-2026-12") == sorted(hibernating | at_risk)
+
+    unknown = api.post(
+        f"{URL}/{segment['id']}/coupons", json={**body, "template": "NOPE"}, headers=marketer
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "UNKNOWN_COUPON_TEMPLATE")
+    nobody = api.post(
+        URL, json={"name": "None", "filters": {"tier": ["no-such"]}}, headers=marketer
+    )
+    empty = api.post(f"{URL}/{nobody.json()['id']}/coupons", json=body, headers=marketer)
+    assert (empty.status_code, empty.json()["code"]) == (409, "EMPTY_SEGMENT")
+    guide = key(tagged, Role.STORE_GUIDE, "ST-SH-1")
+    refused = api.post(f"{URL}/{segment['id']}/coupons", json=body, headers=guide)
+    assert refused.status_code == 403
+    assert coupon_holders(tagged, "WINBACK-20", "winback-2026-12") == sorted(hibernating | at_risk)

@@ -18,11 +18,13 @@ from yipan.insights.domain.segments import FILTER_NAMES
 from yipan.insights.service import segments
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.web import ERROR_RESPONSES, EngineDep, IdPath, Offset
+from yipan.promotions.service import coupons
 
 router = APIRouter(prefix="/api/v1/insights/segments", tags=["insights"], responses=ERROR_RESPONSES)
 
 Reader = Annotated[Principal, Depends(require("members.read"))]
 Writer = Annotated[Principal, Depends(require("segments.write"))]
+Issuer = Annotated[Principal, Depends(require("promotions.write"))]
 
 _FILTERS = (
     "filter name → values (any of them); names: "
@@ -197,4 +199,62 @@ def segment_members(
         )
     return MembersOut(
         members=[SegmentMemberOut(**vars(m)) for m in page.members], next_after=page.next_after
+    )
+
+
+class SegmentCouponsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template: str = Field(min_length=1, max_length=64, description="the coupon template's code")
+    issue_key: str = Field(
+        min_length=1,
+        max_length=200,
+        description="sent again, members who hold a coupon under it get no second one",
+    )
+
+
+class SegmentCouponsOut(BaseModel):
+    segment_id: int
+    template: str
+    issue_key: str
+    members: int = Field(description="members the segment holds now, as the caller sees them")
+    created: int = Field(description="coupons issued by this call; 0 for a replay")
+
+
+@router.post(
+    "/{segment_id:int}/coupons",
+    status_code=201,
+    responses={200: {"description": "A replay: every member holds a coupon under this key"}},
+)
+def issue_coupons(
+    segment_id: IdPath,
+    issue_in: SegmentCouponsIn,
+    response: Response,
+    engine: EngineDep,
+    who: Issuer,
+) -> SegmentCouponsOut:
+    """One coupon of the template to each member the segment holds now, in one transaction.
+
+    The segment is read when the call is made: sent again with the same key, members who were
+    given one keep it and get no second, and members who joined the segment since get theirs."""
+    with unit_of_work(engine) as session:
+        found = segments.get_segment(session, segment_id)
+        members = segments.member_ids(
+            session, found.filters, visible=visible_nodes(session, who.scope)
+        )
+        if not members:
+            raise segments.EmptySegment(
+                f"segment {segment_id} holds no member to give a coupon to", segment_id=segment_id
+            )
+        issued = coupons.issue_to_member_ids(
+            session, issue_in.template, issue_in.issue_key, members
+        )
+    if not issued.created:
+        response.status_code = 200
+    return SegmentCouponsOut(
+        segment_id=segment_id,
+        template=issued.template,
+        issue_key=issued.issue_key,
+        members=len(members),
+        created=issued.created,
     )

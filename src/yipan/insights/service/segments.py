@@ -41,6 +41,10 @@ class InvalidSegment(InvalidInput):
     code = "INVALID_SEGMENT"
 
 
+class EmptySegment(Conflict):
+    code = "EMPTY_SEGMENT"
+
+
 @dataclass(frozen=True)
 class SegmentView:
     id: int
@@ -224,6 +228,15 @@ def count_members(
     """How many active members the filter takes (of those `visible` nodes see; None: all)."""
     where = _conditions(parse_filter(filters), visible)
     return int(session.scalar(select(func.count()).select_from(Member).where(*where)) or 0)
+
+
+def member_ids(
+    session: Session, filters: Mapping[str, Any], *, visible: Sequence[str] | None = None
+) -> list[str]:
+    """Every member the filter takes now (of those `visible` nodes see), by id, ascending."""
+    where = _conditions(parse_filter(filters), visible)
+    ids = session.scalars(select(Member.id).where(*where).order_by(Member.id))
+    return [members_store.public_id(int(member)) for member in ids]
 
 
 def segment_members(

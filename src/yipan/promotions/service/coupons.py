@@ -9,7 +9,7 @@ misread: 60 bits), so nobody can guess the next one.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -112,10 +112,22 @@ def issue_to_members(
     session: Session, template_code: str, issue_in: IssueToMembersIn, *, clock: Clock | None = None
 ) -> IssuedOut:
     """One coupon per listed member; a member already given one under this key gets no second."""
-    members = sorted(set(issue_in.member_ids))
-    return _issue(
-        session, template_code, issue_in.issue_key, [(m, m) for m in members], clock=clock
+    return issue_to_member_ids(
+        session, template_code, issue_in.issue_key, issue_in.member_ids, clock=clock
     )
+
+
+def issue_to_member_ids(
+    session: Session,
+    template_code: str,
+    issue_key: str,
+    member_ids: Iterable[str],
+    *,
+    clock: Clock | None = None,
+) -> IssuedOut:
+    """`issue_to_members` for ids read from Yipan itself (a segment's members), any number."""
+    members = sorted(set(member_ids))
+    return _issue(session, template_code, issue_key, [(m, m) for m in members], clock=clock)
 
 
 def issue_bearer_codes(
