@@ -326,3 +326,81 @@ def test_points_settings_that_cannot_work_stop_the_server_at_start(
     monkeypatch.setattr(get_settings(), setting, value)
     with pytest.raises(ValueError, match=named):
         create_app(background=False)
+
+
+def test_the_360_view_shows_the_ledger_the_returns_and_the_tags_in_one_call(
+    engine: Engine,
+) -> None:
+    with world.client(engine) as client:
+        member = new_member(client, "card-10", "13800138010")
+        sale = buy_at_the_till(client, engine, "R-10", member)
+        spent = client.post(
+            f"/api/v1/members/{member}/points/redeem",
+            json={"points": 100, "reference": "MP-10", "channel": "mini-program"},
+        )
+        assert spent.status_code == 201
+        taken = take_return(client, sale["id"], "RET-10", 1, 1)  # one of the two tees
+        deliver(engine)  # tags follow the sale and the return
+
+        view = client.get(f"/api/v1/members/{member}/360").json()
+        ledger = points_of(client, member)
+        assert view["points_balance"] == ledger["balance"]
+        assert view["points_entries"] == ledger["entries"]
+        assert [e["kind"] for e in view["points_entries"]] == ["reverse", "redeem", "earn"]
+        (returned,) = view["returns"]
+        assert returned == {
+            "id": taken["id"],
+            "order_id": sale["id"],
+            "node": "ST-SH-1",
+            "channel": "pos",
+            "refund_fen": taken["refund_fen"],
+            "points_deduction_fen": 0,
+            "created_at": taken["created_at"],
+            "member_id": member,
+        }
+        tags = client.get(f"/api/v1/insights/members/{member}/tags").json()["tags"]
+        assert view["tags"] == [{k: t[k] for k in ("kind", "value", "score")} for t in tags]
+        assert {"kind": "channel", "value": "store"} in [
+            {"kind": t["kind"], "value": t["value"]} for t in view["tags"]
+        ]
+
+
+def test_the_export_holds_everything_the_member_has_done_whole(engine: Engine) -> None:
+    with world.client(engine) as client:
+        member = new_member(client, "card-11", "13800138011")
+        sale = buy_at_the_till(client, engine, "R-11", member)
+        for n in range(3):  # more than a 360 view's page of the ledger would hold
+            body = {"points": 1, "reference": f"MP-11-{n}", "channel": "mini-program"}
+            assert client.post(f"/api/v1/members/{member}/points/redeem", json=body).is_success
+        taken = take_return(client, sale["id"], "RET-11", 2, 1)
+        deliver(engine)
+        template = {
+            "code": "THANKS-5",
+            "name": "感谢券",
+            "benefit": {"kind": "amount_off", "amount_fen": 500},
+            "stacking": "with_promotions",
+            "valid_days": 30,
+        }
+        assert client.post("/api/v1/coupon-templates", json=template).status_code == 201
+        given = client.post(
+            "/api/v1/coupon-templates/THANKS-5/issue",
+            json={"issue_key": "thanks-11", "member_ids": [member]},
+        )
+        assert given.status_code == 201, given.text
+
+        exported = client.get(f"/api/v1/members/{member}/export").json()
+        view = client.get(f"/api/v1/members/{member}/360").json()
+        assert [i["value"] for r in exported["records"] for i in r["identities"]] == ["13800138011"]
+        assert [o["id"] for o in exported["orders"]] == [sale["id"]]
+        assert [r["id"] for r in exported["returns"]] == [taken["id"]]
+        ledger = points_of(client, member)["entries"]
+        assert exported["points_entries"] == ledger
+        assert [e["kind"] for e in ledger] == ["reverse", "redeem", "redeem", "redeem", "earn"]
+
+        def without_clock(tier: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in tier.items() if k != "window_start"}  # "now" moved
+
+        assert without_clock(exported["tier"]) == without_clock(view["tier"])
+        assert [c["template"] for c in exported["coupons"]] == ["THANKS-5"]
+        assert exported["coupons"] == view["coupons"]
+        assert exported["tags"] == view["tags"] != []

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from yipan import data_scope as scoped
 from yipan.auth.api import allowed, require
 from yipan.auth.domain import Principal
+from yipan.insights.service import tags as member_tags
 from yipan.kernel.db import serializable_work, unit_of_work
 from yipan.kernel.web import ERROR_RESPONSES, BeforeId, EngineDep, IdPath
 from yipan.members.errors import UnknownMember
@@ -167,14 +168,21 @@ def member_360(member_id: MemberId, engine: EngineDep, who: Reader) -> Member360
         view = profile.member_360(session, member_id, unmasked=who.may("members.pii"))
         if not scoped.sees_member(session, view, scoped.visible_nodes(session, who.scope)):
             raise UnknownMember(f"no member {member_id}", member_id=member_id)
-        return coupons.with_coupons(session, view)
+        return member_tags.with_tags(session, coupons.with_coupons(session, view))
 
 
 @router.get("/{member_id}/export", dependencies=allowed("members.export"))
 def export_member(member_id: MemberId, engine: EngineDep) -> MemberExport:
     """Everything held about the member, unmasked: the answer to a data access request."""
     with unit_of_work(engine, readonly=True) as session:
-        return profile.export_member(session, member_id)
+        exported = profile.export_member(session, member_id)
+        held = [exported.member.id, *exported.merged_ids]
+        return exported.model_copy(
+            update={
+                "coupons": coupons.held_coupons(session, held, limit=None),
+                "tags": member_tags.held_tags(session, exported.member.id),
+            }
+        )
 
 
 @router.post("/{member_id}/erase", dependencies=allowed("members.erase"))

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from yipan.members.domain.identifiers import IdentityKind
-from yipan.orders.schemas import OrderSummary
+from yipan.orders.schemas import OrderSummary, ReturnSummary
 
 SourceCode = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9._\-]*$")]
 AttributeValue = StrictStr | StrictInt | StrictBool | None
@@ -132,8 +132,31 @@ class DecisionIn(_In):
     why: str = Field(default="", max_length=500)
 
 
+class PointsEntryOut(BaseModel):
+    id: int
+    kind: str
+    lot_id: str
+    points: int = Field(description="signed: positive adds points, negative takes them")
+    at: datetime
+    reference: str
+    reason: str
+    expires_at: datetime | None
+    channel: str | None
+    actor: str | None
+
+
 class MemberOrder(OrderSummary):
     member_id: str = Field(description="the Yipan id the order was placed under")
+
+
+class MemberReturn(ReturnSummary):
+    member_id: str = Field(description="the Yipan id the returned order was placed under")
+
+
+class MemberTagOut(BaseModel):
+    kind: str
+    value: str
+    score: float | None
 
 
 class HeldCoupon(BaseModel):
@@ -152,12 +175,22 @@ class Member360(BaseModel):
     identities: list[IdentityOut]
     merges: list[MergeOut]
     orders: list[MemberOrder] = Field(description="newest first, from every channel")
+    returns: list[MemberReturn] = Field(
+        default_factory=list, description="newest first, taken in any channel"
+    )
     points_balance: int = Field(default=0, description="points on the ledger, every channel")
+    points_entries: list[PointsEntryOut] = Field(
+        default_factory=list,
+        description="the ledger's latest entries, newest first (all: GET /members/{id}/points)",
+    )
     tier: MemberTierStatus | None = Field(
         default=None, description="tier, benefits and net spend of the last 12 months"
     )
     coupons: list[HeldCoupon] = Field(
         default_factory=list, description="newest first, valid in every channel unless restricted"
+    )
+    tags: list[MemberTagOut] = Field(
+        default_factory=list, description="as the last refresh left them (insights), kind by kind"
     )
 
 
@@ -182,10 +215,20 @@ class ExportedRecord(BaseModel):
 
 
 class MemberExport(BaseModel):
+    """Everything Yipan holds about a member, for an access request."""
+
     member: MemberOut
     merged_ids: list[str] = Field(description="ids merged away into this member")
     records: list[ExportedRecord]
     merges: list[MergeOut]
+    orders: list[MemberOrder] = Field(default_factory=list, description="all, newest first")
+    returns: list[MemberReturn] = Field(default_factory=list, description="all, newest first")
+    points_entries: list[PointsEntryOut] = Field(
+        default_factory=list, description="the whole ledger, newest first"
+    )
+    tier: MemberTierStatus | None = None
+    coupons: list[HeldCoupon] = Field(default_factory=list, description="all, newest first")
+    tags: list[MemberTagOut] = Field(default_factory=list)
 
 
 class MemberImportRowError(BaseModel):
@@ -210,19 +253,6 @@ class MemberImportReport(BaseModel):
 
 
 Reference = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9][\w.:\-]*$")]
-
-
-class PointsEntryOut(BaseModel):
-    id: int
-    kind: str
-    lot_id: str
-    points: int = Field(description="signed: positive adds points, negative takes them")
-    at: datetime
-    reference: str
-    reason: str
-    expires_at: datetime | None
-    channel: str | None
-    actor: str | None
 
 
 class PointsOut(BaseModel):

@@ -230,6 +230,16 @@ class OrderSummary(BaseModel):
     placed_at: datetime
 
 
+class ReturnSummary(BaseModel):
+    id: int
+    order_id: int
+    node: str = Field(description="where the goods came back")
+    channel: str | None = Field(description="the channel that took the return (null: the order's)")
+    refund_fen: int = Field(description="paid back")
+    points_deduction_fen: int = Field(description="kept back for points already spent")
+    created_at: datetime
+
+
 class PlacedOrder(BaseModel):
     created: bool = Field(description="False when this was a replay of an order already taken")
     order: OrderOut

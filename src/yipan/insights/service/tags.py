@@ -50,6 +50,7 @@ from yipan.kernel.config import get_settings
 from yipan.kernel.errors import Conflict
 from yipan.members.errors import UnknownMember
 from yipan.members.models import Member
+from yipan.members.schemas import Member360, MemberTagOut
 from yipan.members.service import profile
 from yipan.members.service import store as members_store
 from yipan.orders.models import Fulfilment, Order, OrderLine
@@ -500,6 +501,24 @@ def tags_of(session: Session, member_id: str) -> MemberTags:
         computed_at=max((r.computed_at for r in rows), default=None),
         tags=_ordered([StoredTag(r.kind, r.value, r.score) for r in rows]),
     )
+
+
+def with_tags(session: Session, view: Member360) -> Member360:
+    """The member's 360 view with their tags as the last refresh left them. The members context
+    cannot ask insights (insights reads members), so the edge that shows a 360 view adds them,
+    as it adds the coupons."""
+    return view.model_copy(update={"tags": held_tags(session, view.profile.id)})
+
+
+def held_tags(session: Session, member_id: str) -> list[MemberTagOut]:
+    """The stored tags of a member (a member's own id, not one merged away), in kind order."""
+    rows = session.execute(
+        select(MemberTag.kind, MemberTag.value, MemberTag.score).where(
+            MemberTag.member_id == members_store.parse_id(member_id)
+        )
+    ).all()
+    tags = _ordered([StoredTag(r.kind, r.value, r.score) for r in rows])
+    return [MemberTagOut(kind=t.kind, value=t.value, score=t.score) for t in tags]
 
 
 _KIND_ORDER = {kind.value: i for i, kind in enumerate(rules.TagKind)}

@@ -344,21 +344,35 @@ def ledger(
         resolved_from=member_id if member_id != own else None,
         balance=balance_of(session, member.id),
         usable=rules.usable_balance(_lots(session, member.id), now),
-        entries=[
-            PointsEntryOut(
-                id=e.id,
-                kind=e.kind,
-                lot_id=e.lot_id,
-                points=e.points,
-                at=e.at,
-                reference=e.reference,
-                reason=e.reason,
-                expires_at=e.expires_at,
-                channel=e.channel,
-                actor=e.actor,
-            )
-            for e in session.scalars(stmt)
-        ],
+        entries=[_entry_out(e) for e in session.scalars(stmt)],
+    )
+
+
+def latest_entries(
+    session: Session, member_id: int, *, limit: int | None = 20
+) -> list[PointsEntryOut]:
+    """The newest `limit` entries of a member's ledger (None: all of it), newest first."""
+    stmt = (
+        select(PointsEntry)
+        .where(PointsEntry.member_id == member_id)
+        .order_by(PointsEntry.id.desc())
+        .limit(limit)
+    )
+    return [_entry_out(e) for e in session.scalars(stmt)]
+
+
+def _entry_out(e: PointsEntry) -> PointsEntryOut:
+    return PointsEntryOut(
+        id=e.id,
+        kind=e.kind,
+        lot_id=e.lot_id,
+        points=e.points,
+        at=e.at,
+        reference=e.reference,
+        reason=e.reason,
+        expires_at=e.expires_at,
+        channel=e.channel,
+        actor=e.actor,
     )
 
 

@@ -25,10 +25,11 @@ from yipan.members.schemas import (
     MemberExport,
     MemberOrder,
     MemberOut,
+    MemberReturn,
 )
 from yipan.members.service import points, store, tiers
 from yipan.members.service.pii import mask, vault
-from yipan.orders.service.queries import orders_for_customers
+from yipan.orders.service.queries import orders_for_customers, returns_for_customers
 
 
 def get_member(session: Session, member_id: str) -> MemberOut:
@@ -95,23 +96,31 @@ def member_360(
             )
         )
     absorbed = store.merged_into(session, member.id)
-    all_ids = [member.id, *absorbed]
-    orders = orders_for_customers(session, [store.public_id(i) for i in all_ids], limit=order_limit)
+    all_ids = [store.public_id(i) for i in (member.id, *absorbed)]
+    orders = orders_for_customers(session, all_ids, limit=order_limit)
+    returns = returns_for_customers(session, all_ids, limit=order_limit)
     return Member360(
         profile=store.member_out(member, asked=member_id),
         identities=identities,
-        merges=store.merges_of(session, all_ids),
+        merges=store.merges_of(session, [member.id, *absorbed]),
         orders=[
             MemberOrder(member_id=placed_under, **summary.model_dump())
             for placed_under, summary in orders
         ],
+        returns=[
+            MemberReturn(member_id=placed_under, **summary.model_dump())
+            for placed_under, summary in returns
+        ],
         points_balance=points.balance_of(session, member.id),
+        points_entries=points.latest_entries(session, member.id),
         tier=tiers.tier_status(session, member, (clock or SystemClock()).now()),
     )
 
 
-def export_member(session: Session, member_id: str) -> MemberExport:
+def export_member(session: Session, member_id: str, *, clock: Clock | None = None) -> MemberExport:
     """Everything held about a member, personal data decrypted: the answer to an access request.
+    Its orders, returns and ledger whole, under every id merged into it. The edges add the
+    coupons and tags, as for the 360 view.
 
     Only HQ administrators may call it (`members.export`).
     """
@@ -125,6 +134,7 @@ def export_member(session: Session, member_id: str) -> MemberExport:
     for (record_id, _kind, _id), status in sorted(statuses.items(), key=lambda kv: kv[0][2]):
         by_record.setdefault(record_id, []).append(status)
     absorbed = store.merged_into(session, member.id)
+    all_ids = [store.public_id(i) for i in (member.id, *absorbed)]
     return MemberExport(
         member=store.member_out(member, asked=member_id),
         merged_ids=[store.public_id(i) for i in absorbed],
@@ -149,6 +159,16 @@ def export_member(session: Session, member_id: str) -> MemberExport:
             for row, record in records
         ],
         merges=store.merges_of(session, [member.id, *absorbed]),
+        orders=[
+            MemberOrder(member_id=placed_under, **summary.model_dump())
+            for placed_under, summary in orders_for_customers(session, all_ids, limit=None)
+        ],
+        returns=[
+            MemberReturn(member_id=placed_under, **summary.model_dump())
+            for placed_under, summary in returns_for_customers(session, all_ids, limit=None)
+        ],
+        points_entries=points.latest_entries(session, member.id, limit=None),
+        tier=tiers.tier_status(session, member, (clock or SystemClock()).now()),
     )
 
 

@@ -33,6 +33,7 @@ from yipan.orders.schemas import (
     OrderSummary,
     ReturnLineOut,
     ReturnOut,
+    ReturnSummary,
     RoutingDecisionOut,
 )
 
@@ -328,10 +329,11 @@ def _require(session: Session, order_id: int) -> None:
 
 
 def orders_for_customers(
-    session: Session, member_ids: Sequence[str], *, limit: int = 50
+    session: Session, member_ids: Sequence[str], *, limit: int | None = 50
 ) -> list[tuple[str, OrderSummary]]:
-    """Orders from every channel placed under any of `member_ids`, newest first, each with the
-    member id it was placed under (a merged member's history spans several ids)."""
+    """Orders from every channel placed under any of `member_ids`, newest first (`limit` of
+    them; None: all), each with the member id it was placed under (a merged member's history
+    spans several ids)."""
     if not member_ids:
         return []
     stmt = (
@@ -341,6 +343,37 @@ def orders_for_customers(
         .limit(limit)
     )
     return [(o.member_id or "", _summary(o)) for o in session.scalars(stmt)]
+
+
+def returns_for_customers(
+    session: Session, member_ids: Sequence[str], *, limit: int | None = 50
+) -> list[tuple[str, ReturnSummary]]:
+    """Returns of orders placed under any of `member_ids`, in any channel, newest first (`limit`
+    of them; None: all), each with the member id its order was placed under."""
+    if not member_ids:
+        return []
+    stmt = (
+        select(Return, Order.member_id)
+        .join(Order, Order.id == Return.order_id)
+        .where(Order.member_id.in_(list(member_ids)))
+        .order_by(Return.created_at.desc(), Return.id.desc())
+        .limit(limit)
+    )
+    return [
+        (
+            member_id or "",
+            ReturnSummary(
+                id=r.id,
+                order_id=r.order_id,
+                node=r.node,
+                channel=r.channel,
+                refund_fen=r.refund_fen,
+                points_deduction_fen=r.points_deduction_fen,
+                created_at=r.created_at,
+            ),
+        )
+        for r, member_id in session.execute(stmt)
+    ]
 
 
 def _summary(o: Order) -> OrderSummary:

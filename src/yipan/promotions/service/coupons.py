@@ -65,14 +65,21 @@ def with_coupons(session: Session, view: Member360, *, limit: int = 50) -> Membe
     so the edges that show a 360 view add its coupons here."""
     ids = {view.profile.id}
     ids.update(m.absorbed for m in view.merges if m.absorbed is not None and m.undone_at is None)
+    return view.model_copy(update={"coupons": held_coupons(session, ids, limit=limit)})
+
+
+def held_coupons(
+    session: Session, member_ids: Iterable[str], *, limit: int | None = 50
+) -> list[HeldCoupon]:
+    """Coupons issued to any of `member_ids`, newest first (`limit` of them; None: all)."""
     rows = session.execute(
         select(CouponRow, CouponTemplateRow.code)
         .join(CouponTemplateRow, CouponTemplateRow.id == CouponRow.template_id)
-        .where(CouponRow.owner_member_id.in_(sorted(ids)))
+        .where(CouponRow.owner_member_id.in_(sorted(set(member_ids))))
         .order_by(CouponRow.issued_at.desc(), CouponRow.id.desc())
         .limit(limit)
     ).all()
-    held = [
+    return [
         HeldCoupon(
             code=row.code,
             template=template_code,
@@ -83,7 +90,6 @@ def with_coupons(session: Session, view: Member360, *, limit: int = 50) -> Membe
         )
         for row, template_code in rows
     ]
-    return view.model_copy(update={"coupons": held})
 
 
 def normalise_code(code: str) -> str:
