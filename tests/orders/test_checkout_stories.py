@@ -8,13 +8,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from tests.members.test_points_stories import deliver, new_member, points_of
 from tests.orders import world
 from tests.orders.world import BEIJING, JEANS, TEE, line, stock
 from tests.promotions.stored import MANJIAN, TEN_OFF
 from yipan.kernel.config import get_settings
+from yipan.kernel.db import unit_of_work
+from yipan.members.models import Member
+from yipan.members.service.store import parse_id
 
 LIST_TOTAL = 2 * 9900 + 39900
 DISCOUNTS = 5000 + 1000  # 满 300 减 50, and the 10-yuan coupon on top
@@ -183,3 +186,37 @@ def test_own_channels_refuse_prices_and_discounts_the_policy_does_not_give(
         refused = client.post("/api/v1/orders", json=with_coupon)
         assert (refused.status_code, refused.json()["code"]) == (422, "INVALID_ORDER")
         assert client.get("/api/v1/orders", params={"channel": "miniapp"}).json() == []
+
+
+def test_a_tier_that_ships_free_is_charged_no_shipping_on_own_channels(engine: Engine) -> None:
+    with world.client(engine) as client:
+        gold = new_member(client, "card-79", "13800138079")
+        plain = new_member(client, "card-80", "13800138080")
+        with unit_of_work(engine) as session:  # how a member became gold: tests/members
+            session.execute(update(Member).where(Member.id == parse_id(gold)).values(tier="gold"))
+        cart = {"channel": "miniapp", "lines": [{"line_no": 1, "sku": JEANS, "quantity": 1}]}
+        for member, free in ((gold, True), (plain, False)):
+            quoted = ok(
+                client.post("/api/v1/pricing/quote", json={**cart, "member": {"id": member}})
+            )
+            assert quoted["free_shipping"] is free
+
+        def order(external_id: str, member: str, shipping_fen: int) -> dict[str, Any]:
+            return {
+                "channel": "miniapp",
+                "external_id": external_id,
+                "lines": [line(JEANS, price=39900)],
+                "customer": {"member_id": member},
+                "address": BEIJING,
+                "shipping_fen": shipping_fen,
+                "total_fen": 39900 + shipping_fen,
+            }
+
+        refused = client.post("/api/v1/orders", json=order("MP-79", gold, 1000))
+        assert (refused.status_code, refused.json()["code"]) == (409, "SHIPPING_IS_FREE")
+        assert refused.json()["details"] == {"member_id": gold, "shipping_fen": 1000}
+        assert client.get("/api/v1/orders", params={"channel": "miniapp"}).json() == []
+        free = ok(client.post("/api/v1/orders", json=order("MP-79", gold, 0)), 201)["order"]
+        assert (free["shipping_fen"], free["total_fen"]) == (0, 39900)
+        charged = ok(client.post("/api/v1/orders", json=order("MP-80", plain, 1000)), 201)
+        assert charged["order"]["shipping_fen"] == 1000

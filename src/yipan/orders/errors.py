@@ -53,6 +53,12 @@ class OutOfStock(Conflict):
     code = "OUT_OF_STOCK"
 
 
+class ShippingIsFree(Conflict):
+    """A shipping fee asked of a member whose tier ships free, on one of Yipan's own channels."""
+
+    code = "SHIPPING_IS_FREE"
+
+
 class PriceChanged(Conflict):
     """A line's price is not what Yipan's price policy charges on this channel now."""
 

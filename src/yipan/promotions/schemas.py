@@ -327,6 +327,11 @@ class PriceQuoteOut(BaseModel):
     discount_fen: int
     payable_fen: int
     search_complete: bool
+    free_shipping: bool = Field(
+        default=False,
+        description="the member's tier ships free: an order on Yipan's own channels takes no "
+        "shipping fee",
+    )
 
 
 class RedemptionOut(BaseModel):

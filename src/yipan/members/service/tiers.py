@@ -111,6 +111,11 @@ def _tier(code: str) -> Tier:
     return Tier(code, 0, name=code)
 
 
+def benefits_of(code: str) -> Benefits:
+    """What a tier gives; a code the ladder does not know gives the base benefits."""
+    return _tier(code).benefits
+
+
 def _rank(code: str) -> int:
     """Position on the ladder; a code the ladder does not know counts as the lowest tier."""
     codes = [t.code for t in ladder().tiers]

@@ -10,7 +10,9 @@ order and the use of the coupon are taken together or not at all.
 
 The client still sends the prices it showed and the total it asked the customer to pay; if Yipan
 prices the cart differently (a price or a promotion changed since), the order is refused with the
-fresh figures rather than charged at a price the customer did not see.
+fresh figures rather than charged at a price the customer did not see. A member whose tier ships
+free (the tier ladder's benefits) is charged no shipping: the quote says so, and an order asking
+for a fee is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from yipan.channels.domain import priced_by_yipan
 from yipan.channels.schemas import ChannelOut
 from yipan.inventory.service import nodes as inventory_nodes
 from yipan.kernel.clock import FixedClock
-from yipan.orders.errors import InvalidOrder, PriceChanged
+from yipan.orders.errors import InvalidOrder, PriceChanged, ShippingIsFree
 from yipan.orders.schemas import OrderIn
 from yipan.promotions.errors import UnknownRedemption
 from yipan.promotions.schemas import (
@@ -105,6 +107,13 @@ def price_order(session: Session, channel: ChannelOut, order_in: OrderIn, now: d
         ),
         clock=FixedClock(now),
     )
+    if redemption.quote.free_shipping and order_in.shipping_fen:
+        member = redemption.member_id
+        raise ShippingIsFree(
+            f"member {member}'s tier ships free: send shipping_fen 0, not {order_in.shipping_fen}",
+            member_id=member,
+            shipping_fen=order_in.shipping_fen,
+        )
     return _with_discounts(order_in, redemption)
 
 

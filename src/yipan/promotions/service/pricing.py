@@ -14,6 +14,7 @@ from yipan.inventory.service import nodes as inventory_nodes
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.members.errors import UnknownMember
 from yipan.members.service import profile as members
+from yipan.members.service import tiers
 from yipan.promotions.domain.cart import Cart, CartLine, Member, PricedCart
 from yipan.promotions.domain.coupons import Coupon
 from yipan.promotions.domain.pricing import price_cart
@@ -44,7 +45,7 @@ def quote(session: Session, quote_in: QuoteIn, *, clock: Clock | None = None) ->
         session, quote_in.coupon_codes, member_id=member_id, at=at, strict=False
     )
     priced = price(session, quote_in, at, [c for c, _ in offered.values()])
-    return quote_out(priced, at)
+    return quote_out(priced, at, free_shipping=ships_free(quote_in))
 
 
 Cart_ = TypeVar("Cart_", bound=CartIn)
@@ -170,9 +171,16 @@ def remaining(session: Session, member_id: str | None) -> Mapping[str, Remaining
     return left
 
 
-def quote_out(priced: PricedCart, at: datetime) -> PriceQuoteOut:
+def ships_free(cart_in: CartIn) -> bool:
+    """Whether the `completed` cart's member has a tier that ships free."""
+    tier = cart_in.member.tier if cart_in.member else None
+    return tier is not None and tiers.benefits_of(tier).free_shipping
+
+
+def quote_out(priced: PricedCart, at: datetime, *, free_shipping: bool = False) -> PriceQuoteOut:
     return PriceQuoteOut(
         at=at,
+        free_shipping=free_shipping,
         lines=[
             QuoteLineOut(
                 line_no=line.line_no,

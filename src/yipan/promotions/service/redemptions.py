@@ -63,7 +63,7 @@ from yipan.promotions.service.coupons import (
     offered_coupons,
 )
 from yipan.promotions.service.definitions import active_promotions
-from yipan.promotions.service.pricing import completed, price, quote_out
+from yipan.promotions.service.pricing import completed, price, quote_out, ships_free
 
 redemptions_t = cast(Table, Redemption.__table__)
 entries_t = cast(Table, RedemptionEntry.__table__)
@@ -119,6 +119,7 @@ def redeem(session: Session, redeem_in: RedeemIn, *, clock: Clock | None = None)
         coupon_ids,
         now,
         clock,
+        free_shipping=ships_free(redeem_in),
     )
 
 
@@ -254,6 +255,8 @@ def _consume(
     coupon_ids: dict[str, int],
     now: datetime,
     clock: Clock | None,
+    *,
+    free_shipping: bool = False,
 ) -> RedemptionOut:
     promotion_ids = active_promotions(session).ids
     entries: list[dict[str, Any]] = []
@@ -274,7 +277,7 @@ def _consume(
                 "reversed_at": None,
             }
         )
-    result = quote_out(priced, now)
+    result = quote_out(priced, now, free_shipping=free_shipping)
     session.execute(
         _SET_RESULT, {"redemption_id": redemption_id, "quote": result.model_dump(mode="json")}
     )
