@@ -117,6 +117,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Phones and e-mails shown whole in the 360 view: HQ, and a store's manager to call a customer.
     "members.pii": frozenset({Role.HQ_ADMIN, Role.STORE_MANAGER}),
     "members.erase": frozenset({Role.HQ_ADMIN}),
+    # Which guide (导购) and store serve a member: the store's manager, or above, decides.
+    "members.bind": frozenset({Role.HQ_ADMIN, Role.REGION_MANAGER, Role.STORE_MANAGER}),
     "inventory.read": _EVERYONE,
     "inventory.write": frozenset(
         {Role.HQ_ADMIN, Role.REGION_MANAGER, Role.STORE_MANAGER, Role.INTEGRATOR}

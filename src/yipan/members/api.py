@@ -19,6 +19,7 @@ from yipan.members.schemas import (
     AdjustmentOut,
     ConsentIn,
     DecisionIn,
+    GuideBindingIn,
     ImportFormat,
     IngestReport,
     Member360,
@@ -46,6 +47,7 @@ MemberId = Annotated[str, Path(min_length=1, max_length=32, description="e.g. M0
 # member outside their scope answers 404, as an unknown one does.
 Reader = Annotated[Principal, Depends(require("members.read"))]
 Writer = Annotated[Principal, Depends(require("members.write"))]
+Binder = Annotated[Principal, Depends(require("members.bind"))]
 
 
 @router.get("/tier-ladder", dependencies=allowed("members.read"))
@@ -190,6 +192,19 @@ def erase_member(member_id: MemberId, engine: EngineDep) -> MemberOut:
     """Anonymise the member; the id stays so orders and ledgers keep adding up. Idempotent."""
     with unit_of_work(engine) as session:
         return profile.erase_member(session, member_id)
+
+
+@router.put("/{member_id}/guide")
+def bind_guide(
+    member_id: MemberId, binding: GuideBindingIn, engine: EngineDep, who: Binder
+) -> MemberOut:
+    """Bind the member to the guide (导购) who serves them and that guide's store, or unbind them
+    (both null). A store's manager binds to their own store; the member must be one they see."""
+    with unit_of_work(engine) as session:
+        scoped.check_member(session, who.scope, member_id)
+        if binding.store is not None:
+            scoped.check_node(session, who.scope, binding.store, "binding a member to a guide")
+        return profile.bind_guide(session, member_id, binding, actor=who.name)
 
 
 @router.put("/{member_id}/consent")

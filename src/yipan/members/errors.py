@@ -45,6 +45,10 @@ class InvalidLookup(InvalidInput):
     code = "INVALID_LOOKUP"
 
 
+class InvalidBinding(InvalidInput):
+    code = "INVALID_BINDING"
+
+
 class MalformedRow(InvalidInput):
     code = "MALFORMED_ROW"
 

@@ -73,6 +73,19 @@ class ConsentChanged(_MemberEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GuideBound(_MemberEvent):
+    """The member is now served by `guide` at `store` (both None: by nobody in particular)."""
+
+    name: ClassVar[str] = "members.GuideBound"
+    guide: str | None
+    store: str | None
+    previous_guide: str | None
+    previous_store: str | None
+    actor: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ReviewRaised(_MemberEvent):
     name: ClassVar[str] = "members.ReviewRaised"
     review_id: int

@@ -3,7 +3,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from yipan.members.domain.identifiers import IdentityKind
 from yipan.orders.schemas import OrderSummary, ReturnSummary
@@ -58,6 +66,20 @@ class Consent(BaseModel):
     marketing_sms: bool
     social_messages: bool
     updated_at: datetime | None
+
+
+class GuideBindingIn(_In):
+    """The guide (导购) who serves the member and the store they work at; both null unbinds."""
+
+    guide: str | None = Field(default=None, min_length=1, max_length=64)
+    store: str | None = Field(default=None, min_length=1, max_length=64)
+    reason: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> GuideBindingIn:
+        if (self.guide is None) != (self.store is None):
+            raise ValueError("give both the guide and the store, or neither to unbind")
+        return self
 
 
 class ConsentIn(_In):

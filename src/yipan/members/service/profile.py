@@ -11,15 +11,19 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from yipan.events import service as events
+from yipan.inventory.domain import NodeType
+from yipan.inventory.errors import UnknownNode
+from yipan.inventory.service import nodes as inventory_nodes
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.members.domain import identifiers as ids
-from yipan.members.errors import ErasedMember, InvalidLookup
-from yipan.members.events import ConsentChanged, MemberErased
+from yipan.members.errors import ErasedMember, InvalidBinding, InvalidLookup
+from yipan.members.events import ConsentChanged, GuideBound, MemberErased
 from yipan.members.models import Identity, Member, SourceRecord
 from yipan.members.schemas import (
     ConsentIn,
     ExportedIdentity,
     ExportedRecord,
+    GuideBindingIn,
     IdentityOut,
     Member360,
     MemberExport,
@@ -197,6 +201,52 @@ def erase_member(session: Session, member_id: str, *, clock: Clock | None = None
     member.erased_at = now
     session.flush()
     events.record(session, MemberErased(member=store.public_id(member.id)), clock=clock)
+    return store.member_out(member, asked=member_id)
+
+
+def bind_guide(
+    session: Session,
+    member_id: str,
+    binding: GuideBindingIn,
+    *,
+    actor: str,
+    clock: Clock | None = None,
+) -> MemberOut:
+    """Bind the member to the guide who serves them and that guide's store (a store, not a
+    warehouse), or unbind them; binding them as they are changes nothing."""
+    member = store.holder(session, store.load_member(session, member_id))
+    if member.status == store.ERASED:
+        raise ErasedMember(f"member {member_id} was erased", member_id=member_id)
+    if binding.store is not None:
+        try:
+            node = inventory_nodes.get_node(session, binding.store)
+        except UnknownNode:
+            raise InvalidBinding(f"no store {binding.store}", store=binding.store) from None
+        if node.type != NodeType.STORE or not node.active:
+            raise InvalidBinding(
+                f"{binding.store} is not an open store: members are bound to a store's guide",
+                store=binding.store,
+            )
+    before = (member.guide, member.store)
+    if before == (binding.guide, binding.store):
+        return store.member_out(member, asked=member_id)
+    now = (clock or SystemClock()).now()
+    member.guide, member.store = binding.guide, binding.store
+    member.updated_at = now
+    session.flush()
+    events.record(
+        session,
+        GuideBound(
+            member=store.public_id(member.id),
+            guide=binding.guide,
+            store=binding.store,
+            previous_guide=before[0],
+            previous_store=before[1],
+            actor=actor,
+            reason=binding.reason,
+        ),
+        clock=clock,
+    )
     return store.member_out(member, asked=member_id)
 
 
