@@ -220,3 +220,36 @@ def test_a_tier_that_ships_free_is_charged_no_shipping_on_own_channels(engine: E
         assert (free["shipping_fen"], free["total_fen"]) == (0, 39900)
         charged = ok(client.post("/api/v1/orders", json=order("MP-80", plain, 1000)), 201)
         assert charged["order"]["shipping_fen"] == 1000
+
+
+def test_cancelling_gives_back_the_budgets_at_once_and_the_coupon_when_nothing_is_left(
+    engine: Engine,
+) -> None:
+    with world.client(engine) as client:
+        member = new_member(client, "card-81", "13800138081")
+        coupon = with_a_coupon(client, member)
+        body = miniapp_order("MP-81", member, coupon, LIST_TOTAL - DISCOUNTS)
+        placed = ok(client.post("/api/v1/orders", json=body), 201)["order"]
+        jeans = placed["lines"][1]
+        used_fen, _ = promotion_used(client)
+
+        cancel = {"reason": "changed her mind", "actor": "cs-1"}
+        ok(client.post(f"/api/v1/orders/{placed['id']}/lines/2/cancel", json=cancel))
+        assert coupon_status(client, coupon) == "redeemed"  # the tees are still coming
+        after_jeans = promotion_used(client)
+        assert after_jeans[1] == 1  # the use comes back with the last unit
+        assert 0 < used_fen - after_jeans[0] < jeans["line_discount_fen"]  # the 满减's share
+
+        ok(client.post(f"/api/v1/orders/{placed['id']}/lines/1/cancel", json=cancel))
+        assert coupon_status(client, coupon) == "issued"  # nothing was bought after all
+        assert promotion_used(client) == (0, 0)
+        trail = ok(client.get(f"/api/v1/orders/{placed['id']}/events"))
+        restored = [e["details"] for e in trail if e["type"] == "discounts_restored"]
+        assert [r["line_nos"] for r in restored] == [[2], [1]]
+        assert sum(r["discount_restored_fen"] for r in restored) == DISCOUNTS
+        assert restored[1]["coupons_restored"] == [coupon]
+
+        again = ok(client.post("/api/v1/orders", json={**body, "external_id": "MP-82"}), 201)
+        ok(client.post(f"/api/v1/orders/{again['order']['id']}/cancel", json=cancel))
+        assert coupon_status(client, coupon) == "issued"  # the whole order at once, the same
+        assert promotion_used(client) == (0, 0)

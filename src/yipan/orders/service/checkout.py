@@ -17,6 +17,7 @@ for a fee is refused.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from yipan.channels.schemas import ChannelOut
 from yipan.inventory.service import nodes as inventory_nodes
 from yipan.kernel.clock import FixedClock
 from yipan.orders.errors import InvalidOrder, PriceChanged, ShippingIsFree
+from yipan.orders.models import OrderLine
 from yipan.orders.schemas import OrderIn
 from yipan.promotions.errors import UnknownRedemption
 from yipan.promotions.schemas import (
@@ -131,12 +133,21 @@ def _with_discounts(order_in: OrderIn, redemption: RedemptionOut) -> OrderIn:
     )
 
 
+def units_back(lines: Iterable[OrderLine]) -> dict[int, int]:
+    """Per line number, the units the customer no longer has: returned, or never sent because
+    the line was cancelled."""
+    return {
+        ln.line_no: ln.quantity if ln.status == "cancelled" else ln.returned_quantity
+        for ln in lines
+    }
+
+
 def give_back_for_return(
     session: Session, channel: str, external_id: str, returned: dict[int, int], now: datetime
 ) -> RestorationOut | None:
     """Give back the promotion budgets (and, by policy, the coupons) an order used, as its
-    goods come back; `returned` is the units returned so far per line number. None for an
-    order that redeemed nothing (a marketplace order)."""
+    goods come back or its lines are cancelled; `returned` is the units back so far per line
+    number (`units_back`). None for an order that redeemed nothing (a marketplace order)."""
     try:
         return redemptions.restore_for_return(
             session,

@@ -54,7 +54,7 @@ from yipan.orders.events import (
 )
 from yipan.orders.models import Fulfilment, FulfilmentLine, Order, OrderEvent, OrderLine
 from yipan.orders.schemas import ActionIn, CancelIn, OrderOut, RejectIn, TransitionOut
-from yipan.orders.service import queries, trail
+from yipan.orders.service import checkout, queries, trail
 from yipan.orders.service.sourcing import LineToSource, reservation_reference, source
 
 RandomBytes = Callable[[int], bytes]
@@ -168,6 +168,7 @@ def cancel_order(
     for ln in lines:
         ln.status = "cancelled"
     _set_order_state(session, order, "cancelled", now, act, cancel.reason)
+    _give_back(session, order, lines, now, act, [ln.line_no for ln in lines])
     events.record(
         session,
         OrderCancelled(
@@ -225,6 +226,7 @@ def cancel_line(
         if still is None:
             _move(session, f, Action.CANCEL, State.CANCELLED, now, act)
     line.status = "cancelled"
+    _give_back(session, order, _lines_of(session, order_id), now, act, [line_no])
     trail.note(
         session,
         order_id,
@@ -487,6 +489,38 @@ def _settle_order(
             paid_fen=sum(ln.paid_fen for ln in lines if ln.status == "fulfilled"),
         )
     ]
+
+
+def _give_back(
+    session: Session,
+    order: Order,
+    lines: Sequence[OrderLine],
+    now: datetime,
+    act: ActionIn,
+    cancelled: list[int],
+) -> None:
+    """What an order Yipan priced used comes back as its lines are cancelled: the promotion
+    budgets in proportion, and the coupons (by policy) and the uses once nothing is left."""
+    session.flush()
+    given_back = checkout.give_back_for_return(
+        session, order.channel, order.external_id, checkout.units_back(lines), now
+    )
+    if given_back is None or not (given_back.restored_fen or given_back.coupons_restored):
+        return
+    trail.note(
+        session,
+        order.id,
+        "discounts_restored",
+        now,
+        actor=act.actor,
+        terminal=act.terminal,
+        details={
+            "line_nos": cancelled,
+            "discount_restored_fen": given_back.restored_fen,
+            "promotion_budget_restored_fen": given_back.promotion_budget_fen,
+            "coupons_restored": given_back.coupons_restored,
+        },
+    )
 
 
 def _set_order_state(

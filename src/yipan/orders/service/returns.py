@@ -198,11 +198,7 @@ def take_return(
     for m in restock:
         movements.record_movement(session, m, clock=clock)
     given_back = checkout.give_back_for_return(
-        session,
-        order.channel,
-        order.external_id,
-        {no: line.returned_quantity for no, line in lines.items()},
-        now,
+        session, order.channel, order.external_id, checkout.units_back(lines.values()), now
     )
     trail.note(
         session,
