@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -139,6 +140,17 @@ def units_back(lines: Iterable[OrderLine]) -> dict[int, int]:
     return {
         ln.line_no: ln.quantity if ln.status == "cancelled" else ln.returned_quantity
         for ln in lines
+    }
+
+
+def restored_details(given_back: RestorationOut | None) -> dict[str, Any]:
+    """What a return or a cancellation gave back, as the order's trail records it."""
+    if given_back is None:
+        return {}
+    return {
+        "discount_restored_fen": given_back.restored_fen,
+        "promotion_budget_restored_fen": given_back.promotion_budget_fen,
+        "coupons_restored": given_back.coupons_restored,
     }
 
 

@@ -514,12 +514,7 @@ def _give_back(
         now,
         actor=act.actor,
         terminal=act.terminal,
-        details={
-            "line_nos": cancelled,
-            "discount_restored_fen": given_back.restored_fen,
-            "promotion_budget_restored_fen": given_back.promotion_budget_fen,
-            "coupons_restored": given_back.coupons_restored,
-        },
+        details={"line_nos": cancelled, **checkout.restored_details(given_back)},
     )
 
 

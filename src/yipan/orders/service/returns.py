@@ -213,15 +213,7 @@ def take_return(
             "channel": return_in.channel,
             "refund_fen": total,
             **({"points_deduction_fen": kept} if kept else {}),
-            **(
-                {}
-                if given_back is None
-                else {
-                    "discount_restored_fen": given_back.restored_fen,
-                    "promotion_budget_restored_fen": given_back.promotion_budget_fen,
-                    "coupons_restored": given_back.coupons_restored,
-                }
-            ),
+            **checkout.restored_details(given_back),
         },
     )
     events.record(
