@@ -19,7 +19,7 @@ from yipan.kernel.config import Settings
 from yipan.kernel.db import unit_of_work
 from yipan.kernel.periodic import PeriodicJob
 from yipan.members.service import points, tiers
-from yipan.orders.service import lifecycle, returns
+from yipan.orders.service import checkout, lifecycle, returns
 
 
 def event_registry() -> HandlerRegistry:
@@ -46,10 +46,15 @@ def event_registry() -> HandlerRegistry:
     return registry
 
 
+_ORDER_TENDER = points.OrderTender()
+
+
 def compose() -> None:
     """What contexts ask of each other in one transaction where the lower cannot import the
-    higher: a return settles the sale's points before it tells the till what to pay back."""
+    higher: a return settles the sale's points before it tells the till what to pay back, and
+    an order of Yipan's own channels may be paid partly with points."""
     returns.settle_points_with(points.settle_return)
+    checkout.take_points_with(_ORDER_TENDER)
 
 
 def relay() -> InProcessRelay:

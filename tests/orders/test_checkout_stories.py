@@ -60,7 +60,9 @@ def deliver_all(client: TestClient, order: dict[str, Any]) -> None:
             ok(client.post(f"/api/v1/fulfilments/{parcel['id']}/{action}", json={"actor": "wms"}))
 
 
-def give_back(client: TestClient, order_id: int, key: str, line_no: int, qty: int) -> int:
+def take_back(
+    client: TestClient, order_id: int, key: str, line_no: int, qty: int
+) -> dict[str, Any]:
     body = {
         "order_id": order_id,
         "node": "ST-SH-1",
@@ -68,7 +70,12 @@ def give_back(client: TestClient, order_id: int, key: str, line_no: int, qty: in
         "idempotency_key": key,
         "lines": [{"line_no": line_no, "quantity": qty}],
     }
-    refund: int = ok(client.post("/api/v1/returns", json=body), 201)["refund_fen"]
+    taken: dict[str, Any] = ok(client.post("/api/v1/returns", json=body), 201)
+    return taken
+
+
+def give_back(client: TestClient, order_id: int, key: str, line_no: int, qty: int) -> int:
+    refund: int = take_back(client, order_id, key, line_no, qty)["refund_fen"]
     return refund
 
 
@@ -253,3 +260,88 @@ def test_cancelling_gives_back_the_budgets_at_once_and_the_coupon_when_nothing_i
         ok(client.post(f"/api/v1/orders/{again['order']['id']}/cancel", json=cancel))
         assert coupon_status(client, coupon) == "issued"  # the whole order at once, the same
         assert promotion_used(client) == (0, 0)
+
+
+def grant(client: TestClient, member: str, points: int) -> None:
+    body = {"points": points, "reason": "welcome gift", "who": "cs-1", "reference": f"G-{member}"}
+    ok(client.post(f"/api/v1/members/{member}/points/adjustments", json=body), 201)
+
+
+def test_points_pay_part_of_an_online_order_and_come_back_with_the_goods(engine: Engine) -> None:
+    with world.client(engine) as client:
+        member = new_member(client, "card-83", "13800138083")
+        coupon = with_a_coupon(client, member)
+        grant(client, member, 5000)
+        payable = LIST_TOTAL - DISCOUNTS
+
+        # Points the customer does not have, or a total that forgot them: nothing is taken.
+        greedy = {**miniapp_order("MP-83", member, coupon, payable - 6000), "points_used": 6000}
+        refused = client.post("/api/v1/orders", json=greedy)
+        assert (refused.status_code, refused.json()["code"]) == (409, "INSUFFICIENT_POINTS")
+        forgot = {**miniapp_order("MP-83", member, coupon, payable), "points_used": 3000}
+        refused = client.post("/api/v1/orders", json=forgot)
+        assert (refused.status_code, refused.json()["code"]) == (409, "QUOTE_CHANGED")
+        assert points_of(client, member)["balance"] == 5000
+        assert coupon_status(client, coupon) == "issued"
+
+        body = {**miniapp_order("MP-83", member, coupon, payable - 3000), "points_used": 3000}
+        placed = ok(client.post("/api/v1/orders", json=body), 201)["order"]
+        assert (placed["points_used"], placed["points_fen"]) == (3000, 3000)
+        assert placed["total_fen"] == payable - 3000  # paid in money
+        tees, jeans = placed["lines"]
+        assert tees["points_fen"] + jeans["points_fen"] == 3000
+        assert tees["points_used"] + jeans["points_used"] == 3000
+        assert tees["paid_fen"] + jeans["paid_fen"] == payable - 3000
+        for ln in (tees, jeans):
+            cost = ln["unit_price_fen"] * ln["quantity"] - ln["line_discount_fen"]
+            assert ln["paid_fen"] == cost - ln["points_fen"] >= 0
+        ledger = points_of(client, member)
+        assert ledger["balance"] == 2000
+        assert (ledger["entries"][0]["kind"], ledger["entries"][0]["channel"]) == (
+            "redeem",
+            "miniapp",
+        )
+
+        deliver_all(client, placed)
+        deliver(engine)
+        earned = (payable - 3000) // 100  # money earns; the points paid earn nothing
+        assert points_of(client, member)["balance"] == 2000 + earned
+
+        back = take_back(client, placed["id"], "RET-83", 2, 1)
+        assert back["refund_fen"] == jeans["paid_fen"]  # the money paid for them, in money
+        assert back["points_restored"] == jeans["points_used"]  # the points, as points
+        deliver(engine)
+        reversed_earning = earned * jeans["paid_fen"] // (payable - 3000)
+        assert points_of(client, member)["balance"] == (
+            2000 + earned + jeans["points_used"] - reversed_earning
+        )
+
+
+def test_points_that_paid_for_cancelled_goods_come_back_and_marketplaces_take_none(
+    engine: Engine,
+) -> None:
+    with world.client(engine) as client:
+        member = new_member(client, "card-84", "13800138084")
+        grant(client, member, 1000)
+        body = {
+            "channel": "miniapp",
+            "external_id": "MP-84",
+            "lines": [line(JEANS, price=39900)],
+            "customer": {"member_id": member},
+            "address": BEIJING,
+            "points_used": 1000,
+            "total_fen": 39900 - 1000,
+        }
+        placed = ok(client.post("/api/v1/orders", json=body), 201)["order"]
+        assert points_of(client, member)["balance"] == 0
+        cancel = {"reason": "out of stock by phone", "actor": "cs-1"}
+        ok(client.post(f"/api/v1/orders/{placed['id']}/cancel", json=cancel))
+        assert points_of(client, member)["balance"] == 1000
+
+        tmall = {**body, "channel": "tmall", "external_id": "TM-84"}
+        refused = client.post("/api/v1/orders", json=tmall)
+        assert (refused.status_code, refused.json()["code"]) == (422, "INVALID_ORDER")
+        anonymous = {**body, "external_id": "MP-85", "customer": None}
+        refused = client.post("/api/v1/orders", json=anonymous)
+        assert (refused.status_code, refused.json()["code"]) == (422, "INVALID_ORDER")
+        assert points_of(client, member)["balance"] == 1000

@@ -35,7 +35,9 @@ class Order(Base):
     line_discount_fen: Mapped[int] = mapped_column(BigId)
     order_discount_fen: Mapped[int] = mapped_column(BigId)
     shipping_fen: Mapped[int] = mapped_column(BigId)
-    total_fen: Mapped[int] = mapped_column(BigId)
+    total_fen: Mapped[int] = mapped_column(BigId)  # in money: less what points paid
+    points_used: Mapped[int] = mapped_column(BigId, server_default="0")  # points paid …
+    points_fen: Mapped[int] = mapped_column(BigId, server_default="0")  # … worth this
     exchange_of_return_id: Mapped[int | None] = mapped_column(BigId)
     # The dashboard's figures are all "orders placed in these days".
     placed_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
@@ -60,7 +62,9 @@ class OrderLine(Base):
     line_discount_fen: Mapped[int] = mapped_column(BigId)
     # The line's share of the order discount: what a refund of this line gives back follows it.
     order_discount_fen: Mapped[int] = mapped_column(BigId)
-    paid_fen: Mapped[int] = mapped_column(BigId)
+    paid_fen: Mapped[int] = mapped_column(BigId)  # in money
+    points_used: Mapped[int] = mapped_column(BigId, server_default="0")  # the line's points …
+    points_fen: Mapped[int] = mapped_column(BigId, server_default="0")  # … and what they paid
     method: Mapped[str] = mapped_column(String(16))
     pickup_node: Mapped[str | None] = mapped_column(String(64))
     address: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
@@ -166,6 +170,8 @@ class Return(Base):
     refund_fen: Mapped[int] = mapped_column(BigId)  # paid back: the lines' refunds less the next
     # What the refund kept back for points the sale earned and the member had spent already.
     points_deduction_fen: Mapped[int] = mapped_column(BigId, server_default="0")
+    # Points paid for the returned goods, given back to the member.
+    points_restored: Mapped[int] = mapped_column(BigId, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

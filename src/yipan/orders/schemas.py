@@ -79,6 +79,13 @@ class OrderIn(_In):
         description="Coupons the customer offers; Yipan's own channels only, where Yipan "
         "computes the discounts",
     )
+    points_used: StrictInt = Field(
+        default=0,
+        ge=0,
+        le=10**12,
+        description="Points the member pays part of the goods with; Yipan's own channels only. "
+        "Their value comes off what the order charges: total_fen is what is paid in money",
+    )
     currency: Literal["CNY"] = "CNY"
     guide: str | None = Field(
         default=None, min_length=1, max_length=64, description="Guide who placed it (代客下单)"
@@ -189,7 +196,9 @@ class OrderLineOut(BaseModel):
     unit_price_fen: int
     line_discount_fen: int
     order_discount_fen: int
-    paid_fen: int
+    paid_fen: int = Field(description="paid in money, after discounts and points")
+    points_used: int = Field(default=0, description="points that paid part of the line …")
+    points_fen: int = Field(default=0, description="… and what they paid")
     method: str
     pickup_node: str | None
     status: str
@@ -211,7 +220,11 @@ class OrderOut(BaseModel):
     line_discount_fen: int
     order_discount_fen: int
     shipping_fen: int
-    total_fen: int
+    total_fen: int = Field(
+        description="paid in money: goods less discounts and points, plus shipping"
+    )
+    points_used: int = 0
+    points_fen: int = 0
     exchange_of_return_id: int | None
     placed_at: datetime
     created_at: datetime
@@ -290,6 +303,9 @@ class ReturnOut(BaseModel):
     )
     points_deduction_fen: int = Field(
         description="kept back for points the sale earned that the member had already spent"
+    )
+    points_restored: int = Field(
+        default=0, description="points that paid for the returned goods, given back to the member"
     )
     created_at: datetime
     lines: list[ReturnLineOut]

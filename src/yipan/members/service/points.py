@@ -92,6 +92,7 @@ from yipan.members.schemas import (
 )
 from yipan.members.service import store
 from yipan.orders.service import queries
+from yipan.orders.service.checkout import PointsSpent
 from yipan.orders.service.returns import ReturnToSettle
 
 
@@ -1059,6 +1060,24 @@ def on_order_completed(session: Session, message: OutboxMessage) -> None:
         channel=payload.get("channel"),
         policy=policy,
     )
+
+
+class OrderTender:
+    """The ledger as a tender of Yipan's own channels' orders (registered by `yipan.wiring`
+    with `orders.service.checkout.take_points_with`): the points an order is paid with are
+    redeemed in its transaction, and those that paid for goods returned or cancelled come back
+    as a new lot, by an adjustment naming why."""
+
+    def spend(
+        self, session: Session, member_id: str, points: int, reference: str, channel: str
+    ) -> PointsSpent:
+        spent = redeem(session, member_id, points, reference, channel=channel)
+        return PointsSpent(spent.value_fen, default_policy().redeem_step)
+
+    def give_back(
+        self, session: Session, member_id: str, points: int, reference: str, reason: str
+    ) -> None:
+        adjust(session, member_id, points, reason, "orders", reference=reference)
 
 
 def settle_return(session: Session, returned: ReturnToSettle) -> int:

@@ -69,8 +69,14 @@ def place_order(
         taken_before = _taken_before(session, order_in.channel, order_in.external_id, digest)
         if taken_before is not None:
             return PlacedOrder(created=False, order=queries.get_order(session, taken_before))
-    order_in = checkout.price_order(session, channel, order_in, now)
-    _check_sums(order_in.lines, order_in.shipping_fen, order_in.order_discount_fen, order_in)
+    order_in, points = checkout.price_order(session, channel, order_in, now)
+    _check_sums(
+        order_in.lines,
+        order_in.shipping_fen,
+        order_in.order_discount_fen,
+        order_in,
+        points_fen=points.fen,
+    )
     addresses = _line_addresses(order_in)
     kind = "guide" if order_in.guide else "online"
     lines = _line_rows(
@@ -81,6 +87,7 @@ def place_order(
             for ln, address in zip(order_in.lines, addresses, strict=True)
         ],
         status="open",
+        points=points,
     )
     taken = _insert_order(
         session,
@@ -99,6 +106,8 @@ def place_order(
             "shipping_fen": order_in.shipping_fen,
             "order_discount_fen": order_in.order_discount_fen,
             "total_fen": order_in.total_fen,
+            "points_used": points.used,
+            "points_fen": points.fen,
             "exchange_of_return_id": exchange_of_return_id,
             "placed_at": order_in.placed_at or now,
             "created_at": now,
@@ -180,6 +189,8 @@ def record_pos_receipt(
             "shipping_fen": 0,
             "order_discount_fen": receipt.order_discount_fen,
             "total_fen": receipt.total_fen,
+            "points_used": 0,
+            "points_fen": 0,
             "exchange_of_return_id": None,
             "placed_at": receipt.sold_at,
             "created_at": now,
@@ -286,9 +297,18 @@ def _digest(payload: str) -> str:
 
 
 def _check_sums(
-    lines: Sequence[Any], shipping_fen: int, order_discount_fen: int, whole: Any
+    lines: Sequence[Any],
+    shipping_fen: int,
+    order_discount_fen: int,
+    whole: Any,
+    *,
+    points_fen: int = 0,
 ) -> None:
-    problems = validate_order_sums(lines, shipping_fen, order_discount_fen, whole.total_fen)
+    """Refuse amounts that do not add up; `whole.total_fen` is what is paid in money, so the
+    points' value `points_fen` is added back before the check."""
+    problems = validate_order_sums(
+        lines, shipping_fen, order_discount_fen, whole.total_fen + points_fen
+    )
     if problems:
         first = problems[0]
         raise SumsDoNotAddUp(
@@ -359,6 +379,8 @@ _LINE_FIELDS = {
     "line_discount_fen": "bigint",
     "order_discount_fen": "bigint",
     "paid_fen": "bigint",
+    "points_used": "bigint",
+    "points_fen": "bigint",
     "method": "text",
     "pickup_node": "text",
     "address": "jsonb",
@@ -458,9 +480,10 @@ def _line_rows(
     how: list[dict[str, Any]],
     *,
     status: str,
+    points: checkout.PointsPaid = checkout.NO_POINTS,
 ) -> list[dict[str, Any]]:
-    """The lines' rows with their share of the order discount; `how` is each line's method,
-    pickup store and address."""
+    """The lines' rows with their share of the order discount and of the points paid; `how` is
+    each line's method, pickup store and address."""
     subtotals = [line_subtotal(ln) for ln in lines]
     shares = allocate_discount(order_discount_fen, subtotals)
     return [
@@ -471,7 +494,9 @@ def _line_rows(
             "unit_price_fen": ln.unit_price_fen,
             "line_discount_fen": ln.line_discount_fen,
             "order_discount_fen": share,
-            "paid_fen": subtotal - share,
+            "paid_fen": subtotal - share - points.fen_of(no),
+            "points_used": points.used_of(no),
+            "points_fen": points.fen_of(no),
             **how[no - 1],
             "status": status,
             "returned_quantity": 0,

@@ -17,9 +17,10 @@ for a fee is refused.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from yipan.channels.domain import priced_by_yipan
 from yipan.channels.schemas import ChannelOut
 from yipan.inventory.service import nodes as inventory_nodes
 from yipan.kernel.clock import FixedClock
+from yipan.kernel.money import allocate_discount
 from yipan.orders.errors import InvalidOrder, PriceChanged, ShippingIsFree
 from yipan.orders.models import OrderLine
 from yipan.orders.schemas import OrderIn
@@ -49,17 +51,76 @@ def redemption_ref(channel: str, external_id: str) -> str:
     return f"order:{channel}:{external_id}"
 
 
-def price_order(session: Session, channel: ChannelOut, order_in: OrderIn, now: datetime) -> OrderIn:
-    """`order_in` as it must be charged: unchanged from a channel that charges its own prices;
-    from Yipan's own channels, priced by the policy and the promotions, which are redeemed."""
+@dataclass(frozen=True)
+class PointsPaid:
+    """The points an order's member paid part of its goods with, and what they paid, each
+    spread over the lines (line number → amount)."""
+
+    used: int = 0
+    fen: int = 0
+    used_by_line: Mapping[int, int] = field(default_factory=dict)
+    fen_by_line: Mapping[int, int] = field(default_factory=dict)
+
+    def used_of(self, line_no: int) -> int:
+        return self.used_by_line.get(line_no, 0)
+
+    def fen_of(self, line_no: int) -> int:
+        return self.fen_by_line.get(line_no, 0)
+
+
+NO_POINTS = PointsPaid()
+
+
+@dataclass(frozen=True)
+class PointsSpent:
+    value_fen: int  # what the points pay
+    step: int  # the smallest number of points worth a whole number of fen
+
+
+class PointsTender(Protocol):
+    """The members' points ledger as an order's tender, in the order's transaction."""
+
+    def spend(
+        self, session: Session, member_id: str, points: int, reference: str, channel: str
+    ) -> PointsSpent: ...
+
+    def give_back(
+        self, session: Session, member_id: str, points: int, reference: str, reason: str
+    ) -> None: ...
+
+
+_tenders: list[PointsTender] = []
+
+
+def take_points_with(tender: PointsTender) -> None:
+    """Let orders of Yipan's own channels be paid partly with points through `tender`,
+    registered at start (`yipan.wiring.compose`): members read orders, so orders cannot ask
+    members directly. Without it, an order offering points is refused."""
+    if tender not in _tenders:
+        _tenders.append(tender)
+
+
+def points_tender() -> PointsTender | None:
+    return _tenders[0] if _tenders else None
+
+
+def price_order(
+    session: Session, channel: ChannelOut, order_in: OrderIn, now: datetime
+) -> tuple[OrderIn, PointsPaid]:
+    """`order_in` as it must be charged, and the points it is paid with: unchanged from a
+    channel that charges its own prices; from Yipan's own channels, priced by the policy and the
+    promotions, which are redeemed, and the points the member offers spent."""
     if not priced_by_yipan(channel.type):
-        if order_in.coupon_codes:
+        if order_in.coupon_codes or order_in.points_used:
             raise InvalidOrder(
-                f"channel {channel.code} charges its own prices; coupons are redeemed only on "
-                "Yipan's own channels (at a till: POST /api/v1/coupons/{code}/redeem)",
+                f"channel {channel.code} charges its own prices and takes its own payment; "
+                "coupons and points are taken only on Yipan's own channels (at a till: "
+                "POST /api/v1/coupons/{code}/redeem, POST /api/v1/members/{id}/points/redeem)",
                 channel=channel.code,
             )
-        return order_in
+        return order_in, NO_POINTS
+    member_id = order_in.customer.member_id if order_in.customer else None
+    spent = _spend_points(session, channel, order_in, member_id)
     discounted = [no for no, ln in enumerate(order_in.lines, 1) if ln.line_discount_fen]
     if discounted or order_in.order_discount_fen:
         raise InvalidOrder(
@@ -106,7 +167,7 @@ def price_order(session: Session, channel: ChannelOut, order_in: OrderIn, now: d
                 for no, ln in enumerate(order_in.lines, 1)
             ],
             coupon_codes=order_in.coupon_codes,
-            expected_payable_fen=order_in.total_fen - order_in.shipping_fen,
+            expected_payable_fen=order_in.total_fen - order_in.shipping_fen + spent.value_fen,
         ),
         clock=FixedClock(now),
     )
@@ -117,7 +178,52 @@ def price_order(session: Session, channel: ChannelOut, order_in: OrderIn, now: d
             member_id=member,
             shipping_fen=order_in.shipping_fen,
         )
-    return _with_discounts(order_in, redemption)
+    return _with_discounts(order_in, redemption), spread_points(order_in, spent, redemption)
+
+
+def _spend_points(
+    session: Session, channel: ChannelOut, order_in: OrderIn, member_id: str | None
+) -> PointsSpent:
+    """Spend the points the order offers (nothing if none), refusing an order that cannot."""
+    if not order_in.points_used:
+        return PointsSpent(0, 1)
+    tender = points_tender()
+    if member_id is None or tender is None:
+        raise InvalidOrder(
+            "points pay only for a member's order: name the member (customer.member_id)",
+            points_used=order_in.points_used,
+        )
+    return tender.spend(
+        session,
+        member_id,
+        order_in.points_used,
+        redemption_ref(channel.code, order_in.external_id),
+        channel.code,
+    )
+
+
+def spread_points(order_in: OrderIn, spent: PointsSpent, redemption: RedemptionOut) -> PointsPaid:
+    """The points and their value over the lines, in proportion to what each line costs after
+    its discounts, in whole steps of points (each worth whole fen): both sum exactly."""
+    if not order_in.points_used:
+        return NO_POINTS
+    payable = {line.line_no: line.payable_fen for line in redemption.quote.lines}
+    units = order_in.points_used // spent.step
+    step_fen = spent.value_fen // units
+    numbers = sorted(payable)
+    # How many steps each line can take without paying more than it costs.
+    room = [payable[n] // step_fen for n in numbers]
+    if units > sum(room):
+        raise InvalidOrder(
+            f"{order_in.points_used} points pay {spent.value_fen} fen, more than the goods cost "
+            f"after discounts ({sum(payable.values())} fen)",
+            points_used=order_in.points_used,
+            value_fen=spent.value_fen,
+        )
+    steps = allocate_discount(units, room)
+    used = {n: k * spent.step for n, k in zip(numbers, steps, strict=True)}
+    fen = {n: spent.value_fen * points // order_in.points_used for n, points in used.items()}
+    return PointsPaid(order_in.points_used, spent.value_fen, used, fen)
 
 
 def _with_discounts(order_in: OrderIn, redemption: RedemptionOut) -> OrderIn:

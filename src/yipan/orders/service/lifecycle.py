@@ -54,7 +54,7 @@ from yipan.orders.events import (
 )
 from yipan.orders.models import Fulfilment, FulfilmentLine, Order, OrderEvent, OrderLine
 from yipan.orders.schemas import ActionIn, CancelIn, OrderOut, RejectIn, TransitionOut
-from yipan.orders.service import checkout, queries, trail
+from yipan.orders.service import checkout, queries, returns, trail
 from yipan.orders.service.sourcing import LineToSource, reservation_reference, source
 
 RandomBytes = Callable[[int], bytes]
@@ -499,9 +499,13 @@ def _give_back(
     act: ActionIn,
     cancelled: list[int],
 ) -> None:
-    """What an order Yipan priced used comes back as its lines are cancelled: the promotion
-    budgets in proportion, and the coupons (by policy) and the uses once nothing is left."""
+    """What an order Yipan priced used comes back as its lines are cancelled: the points that
+    paid for them, the promotion budgets in proportion, and the coupons (by policy) and the uses
+    once nothing is left."""
     session.flush()
+    points = sum(ln.points_used for ln in lines if ln.line_no in cancelled)
+    if points:
+        returns.give_points_back(session, order, points, f"cancel:{order.id}:{min(cancelled)}")
     given_back = checkout.give_back_for_return(
         session, order.channel, order.external_id, checkout.units_back(lines), now
     )

@@ -76,6 +76,8 @@ def _order_out(
         order_discount_fen=order.order_discount_fen,
         shipping_fen=order.shipping_fen,
         total_fen=order.total_fen,
+        points_used=order.points_used,
+        points_fen=order.points_fen,
         exchange_of_return_id=order.exchange_of_return_id,
         placed_at=order.placed_at,
         created_at=order.created_at,
@@ -88,6 +90,8 @@ def _order_out(
                 line_discount_fen=ln.line_discount_fen,
                 order_discount_fen=ln.order_discount_fen,
                 paid_fen=ln.paid_fen,
+                points_used=ln.points_used,
+                points_fen=ln.points_fen,
                 method=ln.method,
                 pickup_node=ln.pickup_node,
                 status=ln.status,
@@ -309,6 +313,7 @@ def get_return(session: Session, return_id: int) -> ReturnOut:
         reason=ret.reason,
         refund_fen=ret.refund_fen,
         points_deduction_fen=ret.points_deduction_fen,
+        points_restored=ret.points_restored,
         created_at=ret.created_at,
         lines=[
             ReturnLineOut(

@@ -153,10 +153,14 @@ def take_return(
     )
     rows = []
     restock = []
+    points_back = 0
     for i, r in enumerate(return_in.lines):
         line = lines[r.line_no]
         refund = refund_for(
             line.paid_fen, line.quantity, r.quantity, line.returned_quantity, line.refunded_fen
+        )
+        points_back += points_share(line, line.returned_quantity + r.quantity) - points_share(
+            line, line.returned_quantity
         )
         line.returned_quantity += r.quantity
         line.refunded_fen += refund
@@ -190,10 +194,12 @@ def take_return(
     settling = ReturnToSettle(order.id, return_id, return_in.channel, refunded, by_line, now)
     kept = min(refunded, sum(settle(session, settling) for settle in _points_settlers))
     total = refunded - kept
+    if points_back:
+        give_points_back(session, order, points_back, f"return:{return_id}")
     session.execute(
         returns_t.update()
         .where(returns_t.c.id == return_id)
-        .values(refund_fen=total, points_deduction_fen=kept)
+        .values(refund_fen=total, points_deduction_fen=kept, points_restored=points_back)
     )
     for m in restock:
         movements.record_movement(session, m, clock=clock)
@@ -213,6 +219,7 @@ def take_return(
             "channel": return_in.channel,
             "refund_fen": total,
             **({"points_deduction_fen": kept} if kept else {}),
+            **({"points_restored": points_back} if points_back else {}),
             **checkout.restored_details(given_back),
         },
     )
@@ -240,6 +247,26 @@ def take_return(
         clock=clock,
     )
     return queries.get_return(session, return_id), True
+
+
+def points_share(line: OrderLine, units_back: int) -> int:
+    """The points a line was paid with that `units_back` of its units account for, rounded down:
+    the last unit back brings them all."""
+    return line.points_used * units_back // line.quantity
+
+
+def give_points_back(session: Session, order: Order, points: int, reference: str) -> None:
+    """The member gets back the points that paid for goods they no longer have."""
+    tender = checkout.points_tender()
+    if tender is None or order.member_id is None:
+        raise RuntimeError(f"order {order.id} was paid with points, and nothing can give them back")
+    tender.give_back(
+        session,
+        order.member_id,
+        points,
+        f"{reference}:points",
+        f"points that paid for order {order.id}'s goods, given back ({reference})",
+    )
 
 
 def exchange(
