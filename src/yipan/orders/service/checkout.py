@@ -12,7 +12,9 @@ The client still sends the prices it showed and the total it asked the customer 
 prices the cart differently (a price or a promotion changed since), the order is refused with the
 fresh figures rather than charged at a price the customer did not see. A member whose tier ships
 free (the tier ladder's benefits) is charged no shipping: the quote says so, and an order asking
-for a fee is refused.
+for a fee is refused. A member may pay part of the goods with points (`points_used`; `total_fen`
+is then the money): they are spent in the order's transaction through the members' ledger
+(`take_points_with`) and spread over the lines, whose `paid_fen` is the money.
 """
 
 from __future__ import annotations
