@@ -338,6 +338,20 @@ def test_points_that_paid_for_cancelled_goods_come_back_and_marketplaces_take_no
         ok(client.post(f"/api/v1/orders/{placed['id']}/cancel", json=cancel))
         assert points_of(client, member)["balance"] == 1000
 
+        # A line cancelled, then the rest of the order: each line's points come back once.
+        two = {
+            **body,
+            "external_id": "MP-86",
+            "lines": [line(JEANS, price=39900), line(TEE, price=9900)],
+            "total_fen": 39900 + 9900 - 1000,
+        }
+        placed = ok(client.post("/api/v1/orders", json=two), 201)["order"]
+        ok(client.post(f"/api/v1/orders/{placed['id']}/lines/2/cancel", json=cancel))
+        tee_points = placed["lines"][1]["points_used"]
+        assert points_of(client, member)["balance"] == tee_points > 0
+        ok(client.post(f"/api/v1/orders/{placed['id']}/cancel", json=cancel))
+        assert points_of(client, member)["balance"] == 1000
+
         tmall = {**body, "channel": "tmall", "external_id": "TM-84"}
         refused = client.post("/api/v1/orders", json=tmall)
         assert (refused.status_code, refused.json()["code"]) == (422, "INVALID_ORDER")

@@ -165,10 +165,11 @@ def cancel_order(
     for f in live:
         _move(session, f, Action.CANCEL, State.CANCELLED, now, act)
     lines = _lines_of(session, order_id)
+    newly = [ln.line_no for ln in lines if ln.status != "cancelled"]
     for ln in lines:
         ln.status = "cancelled"
     _set_order_state(session, order, "cancelled", now, act, cancel.reason)
-    _give_back(session, order, lines, now, act, [ln.line_no for ln in lines])
+    _give_back(session, order, lines, now, act, newly)
     events.record(
         session,
         OrderCancelled(
@@ -503,7 +504,7 @@ def _give_back(
     paid for them, the promotion budgets in proportion, and the coupons (by policy) and the uses
     once nothing is left."""
     session.flush()
-    points = sum(ln.points_used for ln in lines if ln.line_no in cancelled)
+    points = sum(ln.points_used for ln in lines if ln.line_no in cancelled)  # just cancelled
     if points:
         returns.give_points_back(session, order, points, f"cancel:{order.id}:{min(cancelled)}")
     given_back = checkout.give_back_for_return(
