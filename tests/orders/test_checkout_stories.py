@@ -359,3 +359,26 @@ def test_points_that_paid_for_cancelled_goods_come_back_and_marketplaces_take_no
         refused = client.post("/api/v1/orders", json=anonymous)
         assert (refused.status_code, refused.json()["code"]) == (422, "INVALID_ORDER")
         assert points_of(client, member)["balance"] == 1000
+
+
+def test_goods_paid_with_points_come_back_after_the_member_was_erased(engine: Engine) -> None:
+    with world.client(engine) as client:
+        member = new_member(client, "card-87", "13800138087")
+        grant(client, member, 1000)
+        body = {
+            "channel": "miniapp",
+            "external_id": "MP-87",
+            "lines": [line(JEANS, price=39900)],
+            "customer": {"member_id": member},
+            "address": BEIJING,
+            "points_used": 1000,
+            "total_fen": 39900 - 1000,
+        }
+        placed = ok(client.post("/api/v1/orders", json=body), 201)["order"]
+        deliver_all(client, placed)
+        deliver(engine)  # the sale earned points too
+        assert points_of(client, member)["balance"] == (39900 - 1000) // 100
+        assert client.post(f"/api/v1/members/{member}/erase").status_code == 200
+        back = take_back(client, placed["id"], "RET-87", 1, 1)
+        # The money comes back; the points have nobody to go back to.
+        assert (back["refund_fen"], back["points_restored"]) == (39900 - 1000, 0)

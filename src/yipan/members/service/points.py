@@ -1076,8 +1076,13 @@ class OrderTender:
 
     def give_back(
         self, session: Session, member_id: str, points: int, reference: str, reason: str
-    ) -> None:
+    ) -> int:
+        """The points given back: none to a member who was erased, who holds none any more
+        (their goods can still come back)."""
+        if store.holder(session, store.load_member(session, member_id)).status == store.ERASED:
+            return 0
         adjust(session, member_id, points, reason, "orders", reference=reference)
+        return points
 
 
 def settle_return(session: Session, returned: ReturnToSettle) -> int:

@@ -88,7 +88,9 @@ class PointsTender(Protocol):
 
     def give_back(
         self, session: Session, member_id: str, points: int, reference: str, reason: str
-    ) -> None: ...
+    ) -> int:
+        """The points given back to the member (fewer if they can hold none)."""
+        ...
 
 
 _tenders: list[PointsTender] = []

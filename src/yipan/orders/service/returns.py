@@ -195,7 +195,7 @@ def take_return(
     kept = min(refunded, sum(settle(session, settling) for settle in _points_settlers))
     total = refunded - kept
     if points_back:
-        give_points_back(session, order, points_back, f"return:{return_id}")
+        points_back = give_points_back(session, order, points_back, f"return:{return_id}")
     session.execute(
         returns_t.update()
         .where(returns_t.c.id == return_id)
@@ -255,12 +255,12 @@ def points_share(line: OrderLine, units_back: int) -> int:
     return line.points_used * units_back // line.quantity
 
 
-def give_points_back(session: Session, order: Order, points: int, reference: str) -> None:
-    """The member gets back the points that paid for goods they no longer have."""
+def give_points_back(session: Session, order: Order, points: int, reference: str) -> int:
+    """The member gets back the points that paid for goods they no longer have; how many."""
     tender = checkout.points_tender()
     if tender is None or order.member_id is None:
         raise RuntimeError(f"order {order.id} was paid with points, and nothing can give them back")
-    tender.give_back(
+    return tender.give_back(
         session,
         order.member_id,
         points,
