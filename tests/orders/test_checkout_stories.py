@@ -267,6 +267,19 @@ def grant(client: TestClient, member: str, points: int) -> None:
     ok(client.post(f"/api/v1/members/{member}/points/adjustments", json=body), 201)
 
 
+def jeans_with_points(external_id: str, member: str, points: int) -> dict[str, Any]:
+    """A mini-program order for the jeans, `points` of them paid with points (100 a yuan)."""
+    return {
+        "channel": "miniapp",
+        "external_id": external_id,
+        "lines": [line(JEANS, price=39900)],
+        "customer": {"member_id": member},
+        "address": BEIJING,
+        "points_used": points,
+        "total_fen": 39900 - points,
+    }
+
+
 def test_points_pay_part_of_an_online_order_and_come_back_with_the_goods(engine: Engine) -> None:
     with world.client(engine) as client:
         member = new_member(client, "card-83", "13800138083")
@@ -323,15 +336,7 @@ def test_points_that_paid_for_cancelled_goods_come_back_and_marketplaces_take_no
     with world.client(engine) as client:
         member = new_member(client, "card-84", "13800138084")
         grant(client, member, 1000)
-        body = {
-            "channel": "miniapp",
-            "external_id": "MP-84",
-            "lines": [line(JEANS, price=39900)],
-            "customer": {"member_id": member},
-            "address": BEIJING,
-            "points_used": 1000,
-            "total_fen": 39900 - 1000,
-        }
+        body = jeans_with_points("MP-84", member, 1000)
         placed = ok(client.post("/api/v1/orders", json=body), 201)["order"]
         assert points_of(client, member)["balance"] == 0
         cancel = {"reason": "out of stock by phone", "actor": "cs-1"}
@@ -365,15 +370,7 @@ def test_goods_paid_with_points_come_back_after_the_member_was_erased(engine: En
     with world.client(engine) as client:
         member = new_member(client, "card-87", "13800138087")
         grant(client, member, 1000)
-        body = {
-            "channel": "miniapp",
-            "external_id": "MP-87",
-            "lines": [line(JEANS, price=39900)],
-            "customer": {"member_id": member},
-            "address": BEIJING,
-            "points_used": 1000,
-            "total_fen": 39900 - 1000,
-        }
+        body = jeans_with_points("MP-87", member, 1000)
         placed = ok(client.post("/api/v1/orders", json=body), 201)["order"]
         deliver_all(client, placed)
         deliver(engine)  # the sale earned points too
