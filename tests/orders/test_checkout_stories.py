@@ -54,6 +54,22 @@ def miniapp_order(external_id: str, member: str, coupon: str, total_fen: int) ->
     }
 
 
+def jeans_order(
+    external_id: str, member: str, *, points: int = 0, shipping_fen: int = 0
+) -> dict[str, Any]:
+    """A mini-program order for the jeans (¥399), `points` fen of it paid with points."""
+    return {
+        "channel": "miniapp",
+        "external_id": external_id,
+        "lines": [line(JEANS, price=39900)],
+        "customer": {"member_id": member},
+        "address": BEIJING,
+        "points_used": points,
+        "shipping_fen": shipping_fen,
+        "total_fen": 39900 - points + shipping_fen,
+    }
+
+
 def deliver_all(client: TestClient, order: dict[str, Any]) -> None:
     for parcel in order["fulfilments"]:
         for action in ("start_picking", "pack", "ship", "deliver"):
@@ -208,24 +224,15 @@ def test_a_tier_that_ships_free_is_charged_no_shipping_on_own_channels(engine: E
             )
             assert quoted["free_shipping"] is free
 
-        def order(external_id: str, member: str, shipping_fen: int) -> dict[str, Any]:
-            return {
-                "channel": "miniapp",
-                "external_id": external_id,
-                "lines": [line(JEANS, price=39900)],
-                "customer": {"member_id": member},
-                "address": BEIJING,
-                "shipping_fen": shipping_fen,
-                "total_fen": 39900 + shipping_fen,
-            }
-
-        refused = client.post("/api/v1/orders", json=order("MP-79", gold, 1000))
+        refused = client.post("/api/v1/orders", json=jeans_order("MP-79", gold, shipping_fen=1000))
         assert (refused.status_code, refused.json()["code"]) == (409, "SHIPPING_IS_FREE")
         assert refused.json()["details"] == {"member_id": gold, "shipping_fen": 1000}
         assert client.get("/api/v1/orders", params={"channel": "miniapp"}).json() == []
-        free = ok(client.post("/api/v1/orders", json=order("MP-79", gold, 0)), 201)["order"]
+        free = ok(client.post("/api/v1/orders", json=jeans_order("MP-79", gold)), 201)["order"]
         assert (free["shipping_fen"], free["total_fen"]) == (0, 39900)
-        charged = ok(client.post("/api/v1/orders", json=order("MP-80", plain, 1000)), 201)
+        charged = ok(
+            client.post("/api/v1/orders", json=jeans_order("MP-80", plain, shipping_fen=1000)), 201
+        )
         assert charged["order"]["shipping_fen"] == 1000
 
 
@@ -265,19 +272,6 @@ def test_cancelling_gives_back_the_budgets_at_once_and_the_coupon_when_nothing_i
 def grant(client: TestClient, member: str, points: int) -> None:
     body = {"points": points, "reason": "welcome gift", "who": "cs-1", "reference": f"G-{member}"}
     ok(client.post(f"/api/v1/members/{member}/points/adjustments", json=body), 201)
-
-
-def jeans_with_points(external_id: str, member: str, points: int) -> dict[str, Any]:
-    """A mini-program order for the jeans, `points` of them paid with points (100 a yuan)."""
-    return {
-        "channel": "miniapp",
-        "external_id": external_id,
-        "lines": [line(JEANS, price=39900)],
-        "customer": {"member_id": member},
-        "address": BEIJING,
-        "points_used": points,
-        "total_fen": 39900 - points,
-    }
 
 
 def test_points_pay_part_of_an_online_order_and_come_back_with_the_goods(engine: Engine) -> None:
@@ -336,7 +330,7 @@ def test_points_that_paid_for_cancelled_goods_come_back_and_marketplaces_take_no
     with world.client(engine) as client:
         member = new_member(client, "card-84", "13800138084")
         grant(client, member, 1000)
-        body = jeans_with_points("MP-84", member, 1000)
+        body = jeans_order("MP-84", member, points=1000)
         placed = ok(client.post("/api/v1/orders", json=body), 201)["order"]
         assert points_of(client, member)["balance"] == 0
         cancel = {"reason": "out of stock by phone", "actor": "cs-1"}
@@ -370,7 +364,7 @@ def test_goods_paid_with_points_come_back_after_the_member_was_erased(engine: En
     with world.client(engine) as client:
         member = new_member(client, "card-87", "13800138087")
         grant(client, member, 1000)
-        body = jeans_with_points("MP-87", member, 1000)
+        body = jeans_order("MP-87", member, points=1000)
         placed = ok(client.post("/api/v1/orders", json=body), 201)["order"]
         deliver_all(client, placed)
         deliver(engine)  # the sale earned points too
