@@ -293,18 +293,6 @@ def _holder(session: Session, member_id: str) -> Member:
     return store.holder(session, store.load_member(session, member_id))
 
 
-def _writable(session: Session, member_id: str) -> Member:
-    return _writable_holder(session, store.load_member(session, member_id), member_id)
-
-
-def _writable_holder(session: Session, loaded: Member, member_id: str) -> Member:
-    """The member holding `loaded`'s points now, unless erased."""
-    member = store.holder(session, loaded)
-    if member.status == store.ERASED:
-        raise ErasedMember(f"member {member_id} was erased", member_id=member_id)
-    return member
-
-
 def _multiplier_bp(tier: str) -> int:
     try:
         return DEFAULT_LADDER.get(tier).benefits.points_multiplier_bp
@@ -394,7 +382,7 @@ def earn_for_sale(
     """Points for a completed sale at the member's tier; the same sale earns once."""
     policy = policy or default_policy()
     origin = store.load_member(session, member_id)  # the id the sale was made under
-    member = _writable_holder(session, origin, member_id)
+    member = store.writable_holder(session, origin, member_id)
     own = store.public_id(member.id)
     booked = session.scalar(select(PointsEarning).where(PointsEarning.sale_ref == sale_ref))
     if booked is not None:
@@ -491,7 +479,7 @@ def redeem(
         raise UnredeemableAmount(
             f"points are redeemed in positive multiples of {step}", points=points, step=step
         )
-    member = _writable(session, member_id)
+    member = store.writable(session, member_id)
     replay = _redemption(session, member.id, reference, policy)
     if replay is not None:
         return _same(replay, points)
@@ -718,7 +706,7 @@ def adjust(
     """A manual correction with a reason and an author. Added points open a lot that expires like
     earned ones; removed points come from usable lots and never take the balance below zero."""
     policy = policy or default_policy()
-    member = _writable(session, member_id)
+    member = store.writable(session, member_id)
     own = store.public_id(member.id)
     reference = reference or f"adj-{uuid.uuid4().hex}"
     booked = session.scalar(
@@ -1079,9 +1067,10 @@ class OrderTender:
     ) -> int:
         """The points given back: none to a member who was erased, who holds none any more
         (their goods can still come back)."""
-        if store.holder(session, store.load_member(session, member_id)).status == store.ERASED:
+        try:
+            adjust(session, member_id, points, reason, "orders", reference=reference)
+        except ErasedMember:
             return 0
-        adjust(session, member_id, points, reason, "orders", reference=reference)
         return points
 
 

@@ -16,7 +16,7 @@ from yipan.inventory.errors import UnknownNode
 from yipan.inventory.service import nodes as inventory_nodes
 from yipan.kernel.clock import Clock, SystemClock
 from yipan.members.domain import identifiers as ids
-from yipan.members.errors import ErasedMember, InvalidBinding, InvalidLookup
+from yipan.members.errors import InvalidBinding, InvalidLookup
 from yipan.members.events import ConsentChanged, GuideBound, MemberErased
 from yipan.members.models import Identity, Member, SourceRecord
 from yipan.members.schemas import (
@@ -204,14 +204,6 @@ def erase_member(session: Session, member_id: str, *, clock: Clock | None = None
     return store.member_out(member, asked=member_id)
 
 
-def _not_erased(session: Session, member_id: str) -> Member:
-    """The member `member_id` now lives in; MEMBER_ERASED (409) if they were erased."""
-    member = store.holder(session, store.load_member(session, member_id))
-    if member.status == store.ERASED:
-        raise ErasedMember(f"member {member_id} was erased", member_id=member_id)
-    return member
-
-
 def bind_guide(
     session: Session,
     member_id: str,
@@ -222,7 +214,7 @@ def bind_guide(
 ) -> MemberOut:
     """Bind the member to the guide who serves them and that guide's store (a store, not a
     warehouse), or unbind them; binding them as they are changes nothing."""
-    member = _not_erased(session, member_id)
+    member = store.writable(session, member_id)
     if binding.store is not None:
         try:
             node = inventory_nodes.get_node(session, binding.store)
@@ -259,7 +251,7 @@ def bind_guide(
 def update_consent(
     session: Session, member_id: str, consent: ConsentIn, *, clock: Clock | None = None
 ) -> MemberOut:
-    member = _not_erased(session, member_id)
+    member = store.writable(session, member_id)
     wanted = consent.model_dump(exclude_none=True)
     if all(getattr(member, purpose) == value for purpose, value in wanted.items()):
         return store.member_out(member, asked=member_id)

@@ -27,7 +27,7 @@ from yipan.members.domain import identity as resolution
 from yipan.members.domain.placement import ACTIVE as ACTIVE
 from yipan.members.domain.placement import ERASED as ERASED
 from yipan.members.domain.placement import MERGED as MERGED
-from yipan.members.errors import UnknownMember
+from yipan.members.errors import ErasedMember, UnknownMember
 from yipan.members.models import Identity, Member, Merge, Separation, SourceRecord
 from yipan.members.schemas import Consent, MemberOut, MergeOut
 from yipan.members.service.pii import vault
@@ -68,6 +68,19 @@ def holder(session: Session, member: Member) -> Member:
         assert survivor is not None  # a foreign key
         member = survivor
     raise RuntimeError(f"merge chain from member {member.id} does not end")
+
+
+def writable_holder(session: Session, loaded: Member, asked: str) -> Member:
+    """`holder` of `loaded`, to be changed: MEMBER_ERASED (409) if that member was erased."""
+    member = holder(session, loaded)
+    if member.status == ERASED:
+        raise ErasedMember(f"member {asked} was erased", member_id=asked)
+    return member
+
+
+def writable(session: Session, member_id: str) -> Member:
+    """The member `member_id` now lives in, to be changed; refused if erased."""
+    return writable_holder(session, load_member(session, member_id), member_id)
 
 
 def merged_into(session: Session, member_id: int) -> list[int]:
